@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file config.h
+ * @brief What to run and how: the opaque ::vz_config builder.
+ *
+ * A configuration is built once with scalar setters and may be used to create any
+ * number of sandboxes, on either backend: vz_sandbox_create() takes a deep copy, so the
+ * configuration may be changed or freed afterwards.
+ *
+ * Setters check their own argument (a relative path where an absolute one is needed,
+ * an embedded '=' in an environment name, ...) and return ::VZ_EINVAL with a message
+ * naming the setter and the value. Checks that need the whole configuration or the
+ * file system (rootfs exists, argv[0] is executable inside it) run in
+ * vz_sandbox_create().
+ *
+ * Options that only one backend can honour say so; the other backend ignores them
+ * (::VZ_BACKEND_VM ignores the user namespace choice; ::VZ_BACKEND_CONTAINER ignores
+ * the kernel settings).
+ *
+ * Thread-safety: a configuration is not locked; use it from one thread at a time.
+ * Setters copy every string and array they are given and duplicate file descriptors,
+ * so the caller keeps ownership of its arguments.
+ */
+#ifndef VZ_CONFIG_H
+#define VZ_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vz/common.h>
+
+VZ_BEGIN_DECLS
+
+/** @brief Opaque sandbox configuration. Create with vz_config_new(). */
+typedef struct vz_config vz_config;
+
+/** @brief A standard stream of the sandboxed program. */
+typedef enum vz_stream {
+	VZ_STDIN = 0,  /**< Standard input (fd 0). */
+	VZ_STDOUT = 1, /**< Standard output (fd 1). */
+	VZ_STDERR = 2, /**< Standard error (fd 2). */
+} vz_stream;
+
+/** @brief Where a standard stream of the sandboxed program goes. */
+typedef enum vz_stdio_mode {
+	/** The stream is the caller's own fd 0, 1 or 2 (the default). */
+	VZ_STDIO_INHERIT = 0,
+	/** The stream is /dev/null. */
+	VZ_STDIO_NULL = 1,
+	/** The stream is a file descriptor the caller gives (libvz keeps a duplicate). */
+	VZ_STDIO_FD = 2,
+	/** The stream is a pipe; the caller's end comes from vz_sandbox_stdio_fd(). */
+	VZ_STDIO_PIPE = 3,
+} vz_stdio_mode;
+
+/** @brief Network of the sandbox. */
+typedef enum vz_network {
+	/** An own network namespace with only loopback, up (the default). */
+	VZ_NET_LOOPBACK = 0,
+	/** An own network namespace with no interface up at all. */
+	VZ_NET_NONE = 1,
+	/** The host's network (container backend only; no network namespace). */
+	VZ_NET_HOST = 2,
+} vz_network;
+
+/** @brief How the root file system is written to. The rootfs directory itself is
+ * never modified in any mode. */
+typedef enum vz_rootfs_mode {
+	/** Writable; writes go to a private in-memory layer dropped at the end (default). */
+	VZ_ROOTFS_EPHEMERAL = 0,
+	/** Read-only root (writes fail with EROFS; /tmp stays writable). */
+	VZ_ROOTFS_READONLY = 1,
+	/** Writable; writes go to a caller-given directory and persist across sandboxes. */
+	VZ_ROOTFS_PERSISTENT = 2,
+} vz_rootfs_mode;
+
+/** @brief Flags for vz_config_add_bind(). */
+typedef enum vz_bind_flags {
+	VZ_BIND_RW = 0,	      /**< Read-write bind mount. */
+	VZ_BIND_RO = 1u << 0, /**< Read-only bind mount. */
+} vz_bind_flags;
+
+/** @brief Use of a user namespace (container backend). */
+typedef enum vz_userns_mode {
+	/** A user namespace only when the caller is not root (the default). */
+	VZ_USERNS_AUTO = 0,
+	/** Always a user namespace: the sandbox's uid/gid map to the caller's own. */
+	VZ_USERNS_ON = 1,
+	/** Never (requires root). */
+	VZ_USERNS_OFF = 2,
+} vz_userns_mode;
+
+/**
+ * @brief Create an empty configuration.
+ *
+ * Defaults: no rootfs and no argv (both required before vz_sandbox_create()), an
+ * environment of only `PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
+ * cwd "/", hostname "vz", uid 0 and gid 0, every stream inherited, ::VZ_NET_LOOPBACK,
+ * ::VZ_ROOTFS_EPHEMERAL, ::VZ_USERNS_AUTO.
+ *
+ * @param[out] out Receives the new configuration; free it with vz_config_free().
+ * @return ::VZ_OK, ::VZ_EINVAL if @p out is NULL, or ::VZ_ENOMEM.
+ * @note Thread-safe.
+ */
+VZ_API int vz_config_new(vz_config **out);
+
+/**
+ * @brief Free a configuration and the file descriptors it duplicated.
+ * @param[in] cfg The configuration, or NULL (then nothing happens).
+ * @note Sandboxes created from @p cfg are unaffected: they hold their own copy.
+ */
+VZ_API void vz_config_free(vz_config *cfg);
+
+/**
+ * @brief Set the root file system: a host directory used as a read-only image.
+ *
+ * The directory is never modified (see ::vz_rootfs_mode). The VM backend packs the
+ * same directory into the guest's initial RAM disk.
+ *
+ * @param[in] cfg  The configuration.
+ * @param[in] path Absolute path of a directory; copied.
+ * @return ::VZ_OK, or ::VZ_EINVAL (NULL or relative path), ::VZ_ENOMEM. Existence is
+ *         checked by vz_sandbox_create().
+ */
+VZ_API int vz_config_set_rootfs(vz_config *cfg, const char *path);
+
+/**
+ * @brief Set the writable-layer mode of the root file system.
+ * @param[in] cfg       The configuration.
+ * @param[in] mode      A ::vz_rootfs_mode.
+ * @param[in] upper_dir For ::VZ_ROOTFS_PERSISTENT, an absolute host directory that
+ *                      receives the writes (libvz creates `upper/` and `work/` in it);
+ *                      must be NULL for the other modes. Copied.
+ * @return ::VZ_OK, ::VZ_EINVAL (unknown mode, missing or unexpected @p upper_dir),
+ *         ::VZ_ENOMEM.
+ * @note The VM backend supports only ::VZ_ROOTFS_EPHEMERAL and ::VZ_ROOTFS_READONLY.
+ */
+VZ_API int vz_config_set_rootfs_mode(vz_config *cfg, vz_rootfs_mode mode, const char *upper_dir);
+
+/**
+ * @brief Set the program and its arguments.
+ *
+ * argv[0] is looked up inside the rootfs: as a path if it contains '/', otherwise
+ * along the sandbox environment's PATH.
+ *
+ * @param[in] cfg  The configuration.
+ * @param[in] argc Number of arguments, at least 1.
+ * @param[in] argv @p argc non-NULL strings; copied.
+ * @return ::VZ_OK, ::VZ_EINVAL (argc < 1, NULL or empty argv[0], NULL element),
+ *         ::VZ_ENOMEM.
+ */
+VZ_API int vz_config_set_argv(vz_config *cfg, int argc, const char *const *argv);
+
+/**
+ * @brief Set or replace one environment variable of the sandboxed program.
+ * @param[in] cfg   The configuration.
+ * @param[in] name  Variable name: non-empty, no '='; copied.
+ * @param[in] value Value; copied. NULL removes the variable.
+ * @return ::VZ_OK, ::VZ_EINVAL, ::VZ_ENOMEM.
+ */
+VZ_API int vz_config_setenv(vz_config *cfg, const char *name, const char *value);
+
+/**
+ * @brief Remove every environment variable, including the default PATH.
+ * @param[in] cfg The configuration.
+ * @return ::VZ_OK or ::VZ_EINVAL if @p cfg is NULL.
+ */
+VZ_API int vz_config_clearenv(vz_config *cfg);
+
+/**
+ * @brief Set the working directory of the program, an absolute path inside the sandbox.
+ * @return ::VZ_OK, ::VZ_EINVAL, ::VZ_ENOMEM.
+ */
+VZ_API int vz_config_set_cwd(vz_config *cfg, const char *path);
+
+/**
+ * @brief Set the sandbox's host name (1 to 64 characters of letters, digits, '-', '.').
+ * @return ::VZ_OK, ::VZ_EINVAL, ::VZ_ENOMEM.
+ */
+VZ_API int vz_config_set_hostname(vz_config *cfg, const char *hostname);
+
+/**
+ * @brief Set the user and group the program runs as inside the sandbox.
+ *
+ * With a user namespace that maps only the caller's own ids, these are the ids that are
+ * mapped to the caller's uid and gid outside.
+ *
+ * @return ::VZ_OK, ::VZ_EINVAL (the value (uint32_t)-1 is not an id).
+ */
+VZ_API int vz_config_set_user(vz_config *cfg, uint32_t uid, uint32_t gid);
+
+/**
+ * @brief Add a bind mount of a host path into the sandbox.
+ *
+ * Container backend only; the VM backend refuses a configuration with bind mounts
+ * (vz_sandbox_create() returns ::VZ_ENOTSUP) until it has a shared file system.
+ *
+ * @param[in] cfg          The configuration.
+ * @param[in] host_path    Absolute host path of a file or directory; copied. Must exist
+ *                         at vz_sandbox_create().
+ * @param[in] sandbox_path Absolute path inside the sandbox, not "/"; copied. Created in
+ *                         the writable layer if it does not exist.
+ * @param[in] flags        ::VZ_BIND_RO or ::VZ_BIND_RW.
+ * @return ::VZ_OK, ::VZ_EINVAL, ::VZ_ENOMEM.
+ */
+VZ_API int vz_config_add_bind(vz_config *cfg, const char *host_path, const char *sandbox_path,
+			      unsigned flags);
+
+/**
+ * @brief Choose where a standard stream of the program goes.
+ * @param[in] cfg    The configuration.
+ * @param[in] stream ::VZ_STDIN, ::VZ_STDOUT or ::VZ_STDERR.
+ * @param[in] mode   A ::vz_stdio_mode.
+ * @param[in] fd     For ::VZ_STDIO_FD, an open descriptor of the caller (borrowed: libvz
+ *                   keeps its own close-on-exec duplicate); otherwise ignored (pass -1).
+ * @return ::VZ_OK, ::VZ_EINVAL (unknown stream or mode, bad fd), ::VZ_ENOMEM.
+ */
+VZ_API int vz_config_set_stdio(vz_config *cfg, vz_stream stream, vz_stdio_mode mode, int fd);
+
+/**
+ * @brief Choose the sandbox's network (default ::VZ_NET_LOOPBACK).
+ * @return ::VZ_OK or ::VZ_EINVAL.
+ * @note The VM backend supports ::VZ_NET_LOOPBACK and ::VZ_NET_NONE.
+ */
+VZ_API int vz_config_set_network(vz_config *cfg, vz_network mode);
+
+/**
+ * @brief Choose whether the container backend uses a user namespace.
+ * @return ::VZ_OK or ::VZ_EINVAL. ::VZ_USERNS_OFF as non-root fails at start.
+ */
+VZ_API int vz_config_set_userns(vz_config *cfg, vz_userns_mode mode);
+
+/**
+ * @brief VM backend: the guest kernel to boot (a vmlinux with a PVH note, or a bzImage).
+ *
+ * If unset, libvz uses `$VZ_KERNEL`, then the installed default.
+ * @return ::VZ_OK, ::VZ_EINVAL (NULL or relative path), ::VZ_ENOMEM.
+ */
+VZ_API int vz_config_set_kernel(vz_config *cfg, const char *path);
+
+/**
+ * @brief VM backend: extra words appended to the guest kernel command line.
+ * @return ::VZ_OK, ::VZ_EINVAL (longer than 1024 bytes), ::VZ_ENOMEM.
+ */
+VZ_API int vz_config_set_kernel_cmdline(vz_config *cfg, const char *extra);
+
+VZ_END_DECLS
+
+#endif /* VZ_CONFIG_H */

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/* The backend seam [crun libcrun_cgroup_manager, custom_handler_s]: the public API in
+ * sandbox.c does state checks, limits, waiting, killing and clean-up once; a backend
+ * only validates its options and spawns the supervised child process. */
+#ifndef VZ_COMMON_BACKEND_H
+#define VZ_COMMON_BACKEND_H
+
+#include <stddef.h>
+
+#include <vz/sandbox.h>
+
+struct vz_sandbox;
+
+struct vz_backend_ops {
+	vz_backend id;
+	const char *name;
+	/* Can this host run the backend? 0, or a negative vz_status with the error
+	 * recorded; either way a one-line description goes to @why. */
+	int (*probe)(char *why, size_t len);
+	/* Backend-specific checks of the (already copied) configuration at create. */
+	int (*validate)(struct vz_sandbox *sb);
+	/* Plan and clone the supervised child (see proc.h). Return once the workload has
+	 * been executed or set-up failed; on failure nothing of the attempt remains. */
+	int (*start)(struct vz_sandbox *sb);
+	/* Optional: after the child has been reaped, adjust the result (e.g. a guest
+	 * panic text) and release backend resources of the run. */
+	void (*finish)(struct vz_sandbox *sb, vz_result *res);
+	/* Optional: free backend-private state (sb->priv). Always succeeds. */
+	void (*destroy)(struct vz_sandbox *sb);
+};
+
+/* The backend table; NULL if @id is unknown or not compiled in. */
+const struct vz_backend_ops *vz_backend_lookup(vz_backend id);
+
+#ifdef VZ_WITH_CONTAINER
+extern const struct vz_backend_ops vz_container_backend;
+#endif
+#ifdef VZ_WITH_KVM
+extern const struct vz_backend_ops vz_kvm_backend;
+#endif
+
+#endif

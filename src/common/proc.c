@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/* Spawning and reaping the supervised child. */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/error.h"
+#include "common/ipc.h"
+#include "common/proc.h"
+#include "common/sandbox.h"
+#include "common/syscalls.h"
+#include "common/util.h"
+
+/* Make a pipe whose ends are close-on-exec and >= 3, so the child can install its stdio
+ * on 0-2 without clobbering them even when the host has closed its own 0-2. */
+static int high_pipe(int p[2])
+{
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		if (p[i] < 3) {
+			int hi = vz_dup_cloexec(p[i], 3);
+			close(p[i]);
+			p[i] = hi;
+		}
+	}
+	if (p[0] < 0 || p[1] < 0) {
+		vz_close(&p[0]);
+		vz_close(&p[1]);
+		return -1;
+	}
+	return 0;
+}
+
+static int high_socketpair(int s[2])
+{
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, s) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		if (s[i] < 3) {
+			int hi = vz_dup_cloexec(s[i], 3);
+			close(s[i]);
+			s[i] = hi;
+		}
+	}
+	if (s[0] < 0 || s[1] < 0) {
+		vz_close(&s[0]);
+		vz_close(&s[1]);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read the child's sync pipe until EOF: phase marks, then either an error or the EOF
+ * that close-on-exec produces when the workload has been executed. */
+static int read_sync(int fd, struct vz_sandbox *sb)
+{
+	struct vz_ipc_msg m;
+	char ebuf[128];
+
+	for (;;) {
+		ssize_t n = vz_read_full(fd, &m, sizeof(m));
+		if (n < 0)
+			return vz_err_sys(VZ_ERROR, "read from sandbox child");
+		if (n == 0)
+			return VZ_OK;
+		if (n != (ssize_t)sizeof(m))
+			return vz_err_set(VZ_ECHILD, 0, "sandbox child sent a truncated message");
+		m.name[sizeof(m.name) - 1] = m.text[sizeof(m.text) - 1] = '\0';
+		switch (m.type) {
+		case VZ_IPC_PHASE:
+			if (sb)
+				vz_sandbox_add_phase(sb, m.name, m.t_ns);
+			break;
+		case VZ_IPC_READY:
+			return VZ_OK;
+		case VZ_IPC_ERROR:
+			if (m.os_errno)
+				return vz_err_set(m.code < 0 ? m.code : VZ_ECHILD, m.os_errno, "%s: %s",
+						  m.text, strerror_r(m.os_errno, ebuf, sizeof(ebuf)));
+			return vz_err_set(m.code < 0 ? m.code : VZ_ECHILD, 0, "%s", m.text);
+		default:
+			return vz_err_set(VZ_ECHILD, 0, "sandbox child sent unknown message %u",
+					  m.type);
+		}
+	}
+}
+
+void vz_proc_reap_forced(struct vz_proc *p)
+{
+	siginfo_t si;
+
+	if (p->pidfd >= 0) {
+		vz_sys_pidfd_send_signal(p->pidfd, SIGKILL);
+		while (vz_sys_waitid(P_PIDFD, p->pidfd, &si, WEXITED | __WALL, NULL) < 0 &&
+		       errno == EINTR)
+			;
+	}
+	vz_close(&p->pidfd);
+	vz_close(&p->status_fd);
+	p->pid = 0;
+}
+
+static int child_main(int sync_w, int status_c, vz_child_fn fn, void *arg)
+{
+	struct vz_child_chan ch = { .sync_fd = sync_w, .status_fd = status_c };
+	vz_ipc_phase(sync_w, "clone");
+	return fn(&ch, arg);
+}
+
+int vz_proc_spawn(struct vz_proc *p, struct vz_sandbox *sb, uint64_t flags, int cgroup_fd,
+		  vz_child_fn fn, void *arg)
+{
+	int sync[2] = { -1, -1 }, status[2] = { -1, -1 }, pidfd = -1, rc;
+	struct clone_args ca = { 0 };
+	pid_t pid;
+
+	*p = (struct vz_proc){ .pid = 0, .pidfd = -1, .status_fd = -1 };
+	if (high_pipe(sync) < 0 || high_socketpair(status) < 0) {
+		rc = vz_err_sys(VZ_ERROR, "start: create sandbox channels");
+		goto out;
+	}
+	ca.flags = flags | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+	ca.pidfd = (uint64_t)(uintptr_t)&pidfd;
+	/* Exit signal 0: the host's SIGCHLD handler and waitpid(-1) never see this child;
+	 * only waitid(P_PIDFD, __WALL) reaps it. */
+	ca.exit_signal = 0;
+	ca.cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0;
+	pid = vz_sys_clone3(&ca);
+	if (pid < 0) {
+		rc = vz_err_sys(vz_status_from_errno(errno), "start: clone3");
+		goto out;
+	}
+	if (pid == 0) {
+		close(sync[0]);
+		close(status[0]);
+		_exit(child_main(sync[1], status[1], fn, arg));
+	}
+	vz_close(&sync[1]);
+	vz_close(&status[1]);
+	p->pid = pid;
+	p->pidfd = pidfd;
+	p->status_fd = vz_steal_fd(&status[0]);
+	rc = read_sync(sync[0], sb);
+	if (rc)
+		vz_proc_reap_forced(p);
+out:
+	vz_close(&sync[0]);
+	vz_close(&sync[1]);
+	vz_close(&status[0]);
+	vz_close(&status[1]);
+	return rc;
+}

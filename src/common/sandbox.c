@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: MIT */
+/* The public sandbox API: argument and state checks, limits, stdio plan, cgroup, and the
+ * one wait/kill/clean-up mechanism both backends share (DESIGN.md section 2). */
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/cgroup.h"
+#include "common/error.h"
+#include "common/ipc.h"
+#include "common/sandbox.h"
+#include "common/syscalls.h"
+#include "common/util.h"
+
+#define MIB (1024ll * 1024)
+
+struct limit_range {
+	const char *name;
+	int64_t min, max;
+	const char *unit;
+};
+
+/* Upper bounds keep every derived value (cgroup quota, deadline in ns) from overflowing. */
+static const struct limit_range limit_ranges[VZ_LIMIT_MAX_KIND] = {
+	[VZ_LIMIT_MEMORY] = { "memory", 1 * MIB, 1ll << 50, "bytes" },
+	[VZ_LIMIT_CPU] = { "cpu", 10, 1024 * 1000, "millicores" },
+	[VZ_LIMIT_PIDS] = { "pids", 1, 4194304, "processes" },
+	[VZ_LIMIT_WALL_TIME] = { "wall time", 1, 365ll * 24 * 3600 * 1000, "ms" },
+	[VZ_LIMIT_OPEN_FILES] = { "open files", 1, 1 << 30, "files" },
+};
+
+#define CHECK_SB(sb, fn)                                                                       \
+	do {                                                                                   \
+		if (!(sb))                                                                     \
+			return vz_err_set(VZ_EINVAL, 0, "%s: sandbox is NULL", fn);               \
+	} while (0)
+
+void vz_sandbox_add_phase(struct vz_sandbox *sb, const char *name, uint64_t t_ns)
+{
+	vz_result *r = &sb->result;
+	uint64_t prev = sb->t_start_ns;
+
+	if (r->phase_count >= VZ_MAX_PHASES)
+		return;
+	for (uint32_t i = 0; i < r->phase_count; i++)
+		prev += r->phases[i].ns;
+	snprintf(r->phases[r->phase_count].name, sizeof(r->phases[0].name), "%s", name);
+	r->phases[r->phase_count].ns = t_ns > prev ? t_ns - prev : 0;
+	r->phase_count++;
+}
+
+int vz_sandbox_create(vz_sandbox **out, vz_backend backend, const vz_config *cfg)
+{
+	struct vz_sandbox *sb;
+	const struct vz_backend_ops *ops;
+	int rc;
+
+	if (!out)
+		return vz_err_set(VZ_EINVAL, 0, "vz_sandbox_create: out is NULL");
+	*out = NULL;
+	if (!cfg)
+		return vz_err_set(VZ_EINVAL, 0, "vz_sandbox_create: config is NULL");
+	ops = vz_backend_lookup(backend);
+	if (!ops)
+		return vz_err_set(VZ_EINVAL, 0, "vz_sandbox_create: unknown backend %d", (int)backend);
+	sb = vz_calloc(1, sizeof(*sb));
+	if (!sb)
+		return VZ_ENOMEM;
+	sb->ops = ops;
+	sb->proc = (struct vz_proc){ .pid = 0, .pidfd = -1, .status_fd = -1 };
+	for (int i = 0; i < 3; i++)
+		sb->child_stdio[i] = sb->caller_stdio[i] = -1;
+	pthread_mutex_init(&sb->lock, NULL);
+	if ((rc = vz_config_copy(cfg, &sb->cfg)) || (rc = vz_config_validate(sb->cfg, &sb->exe)) ||
+	    (ops->validate && (rc = ops->validate(sb)))) {
+		vz_sandbox_free(sb);
+		return rc;
+	}
+	*out = sb;
+	return VZ_OK;
+}
+
+int vz_sandbox_limit(vz_sandbox *sb, vz_limit kind, int64_t value)
+{
+	const struct limit_range *r;
+
+	CHECK_SB(sb, "vz_sandbox_limit");
+	if ((int)kind <= 0 || (int)kind >= VZ_LIMIT_MAX_KIND)
+		return vz_err_set(VZ_EINVAL, 0, "vz_sandbox_limit: unknown limit kind %d", (int)kind);
+	r = &limit_ranges[kind];
+	if (sb->state != VZ_SB_CREATED)
+		return vz_err_set(VZ_ESTATE, 0, "limit %s: sandbox already started", r->name);
+	if (value <= 0)
+		return vz_err_set(VZ_EINVAL, 0, "limit %s: must be > 0 (got %lld)", r->name,
+				  (long long)value);
+	if (value < r->min || value > r->max)
+		return vz_err_set(VZ_EINVAL, 0, "limit %s: %lld %s is outside %lld..%lld", r->name,
+				  (long long)value, r->unit, (long long)r->min, (long long)r->max);
+	sb->limits[kind] = value;
+	return VZ_OK;
+}
+
+/* Decide the fd each stream of the child gets, creating pipes for VZ_STDIO_PIPE. */
+static int plan_stdio(struct vz_sandbox *sb)
+{
+	for (int i = 0; i < 3; i++) {
+		const struct vz_stdio_spec *s = &sb->cfg->stdio[i];
+		int p[2];
+
+		switch ((vz_stdio_mode)s->mode) {
+		case VZ_STDIO_INHERIT:
+			break;
+		case VZ_STDIO_NULL:
+			sb->child_stdio[i] = open("/dev/null", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+			if (sb->child_stdio[i] < 0)
+				return vz_err_sys(VZ_ERROR, "stdio %d: open /dev/null", i);
+			break;
+		case VZ_STDIO_FD:
+			sb->child_stdio[i] = vz_dup_cloexec(s->fd, 3);
+			if (sb->child_stdio[i] < 0)
+				return vz_err_sys(VZ_ERROR, "stdio %d: duplicate fd %d", i, s->fd);
+			break;
+		case VZ_STDIO_PIPE:
+			if (pipe2(p, O_CLOEXEC) < 0)
+				return vz_err_sys(VZ_ERROR, "stdio %d: pipe", i);
+			sb->child_stdio[i] = i ? p[1] : p[0];
+			sb->caller_stdio[i] = i ? p[0] : p[1];
+			break;
+		}
+		if (sb->child_stdio[i] >= 0 && sb->child_stdio[i] < 3) {
+			/* Keep 0-2 free for the child's dup2 (the host may have closed its own). */
+			int hi = vz_dup_cloexec(sb->child_stdio[i], 3);
+			close(sb->child_stdio[i]);
+			if ((sb->child_stdio[i] = hi) < 0)
+				return vz_err_sys(VZ_ERROR, "stdio %d: duplicate", i);
+		}
+	}
+	return VZ_OK;
+}
+
+static void close_child_stdio(struct vz_sandbox *sb)
+{
+	for (int i = 0; i < 3; i++)
+		vz_close(&sb->child_stdio[i]);
+}
+
+static void fail_start(struct vz_sandbox *sb)
+{
+	close_child_stdio(sb);
+	for (int i = 0; i < 3; i++)
+		vz_close(&sb->caller_stdio[i]);
+	vz_cgroup_destroy(sb->cgroup);
+	sb->cgroup = NULL;
+	sb->state = VZ_SB_FAILED;
+	sb->result.reason = VZ_REASON_SETUP_FAILED;
+	sb->result.wall_ns = vz_now_ns() - sb->t_start_ns;
+	vz_err_copy_message(sb->result.message, sizeof(sb->result.message));
+}
+
+int vz_sandbox_start(vz_sandbox *sb)
+{
+	int rc;
+
+	CHECK_SB(sb, "vz_sandbox_start");
+	if (sb->state != VZ_SB_CREATED)
+		return vz_err_set(VZ_ESTATE, 0, "vz_sandbox_start: sandbox already started");
+	sb->state = VZ_SB_RUNNING;
+	sb->t_start_ns = vz_now_ns();
+	if (sb->limits[VZ_LIMIT_WALL_TIME])
+		sb->deadline_ns = sb->t_start_ns + (uint64_t)sb->limits[VZ_LIMIT_WALL_TIME] * 1000000ull;
+	if ((rc = plan_stdio(sb)) || (rc = vz_cgroup_create(&sb->cgroup, sb->limits)) ||
+	    (rc = sb->ops->start(sb))) {
+		vz_err_wrap("start %s sandbox", sb->ops->name);
+		fail_start(sb);
+		return rc;
+	}
+	sb->t_exec_ns = vz_now_ns();
+	close_child_stdio(sb);
+	return VZ_OK;
+}
+
+/* Turn what the child reported (or failed to report) into the final reason. */
+static void decide_reason(struct vz_sandbox *sb, const struct vz_ipc_msg *m, const siginfo_t *si,
+			  uint64_t oom_kills)
+{
+	vz_result *r = &sb->result;
+	int reason, value;
+
+	if (m) {
+		reason = m->value1;
+		value = m->value2;
+		snprintf(r->message, sizeof(r->message), "%s", m->text);
+	} else if (si->si_code == CLD_EXITED) {
+		reason = VZ_REASON_EXITED;
+		value = si->si_status;
+	} else {
+		/* The supervised child itself died without a report: our SIGKILL, the OOM
+		 * killer, or a crash of the init/VMM. */
+		reason = sb->timed_out ? VZ_REASON_TIMED_OUT
+			 : sb->kill_sig ? VZ_REASON_KILLED
+			 : oom_kills ? VZ_REASON_OUT_OF_MEMORY : VZ_REASON_CRASHED;
+		value = si->si_status;
+		if (reason == VZ_REASON_CRASHED)
+			snprintf(r->message, sizeof(r->message),
+				 "the sandbox's %s process died of signal %d",
+				 sb->ops->id == VZ_BACKEND_VM ? "VMM" : "init", si->si_status);
+	}
+	if (reason == VZ_REASON_EXITED) {
+		r->exit_code = value;
+		r->signal = 0;
+	} else {
+		r->signal = value;
+		r->exit_code = 128 + value;
+	}
+	if (reason == VZ_REASON_SIGNALED && sb->kill_sig)
+		reason = VZ_REASON_KILLED;
+	if (sb->timed_out && reason != VZ_REASON_EXITED)
+		reason = VZ_REASON_TIMED_OUT;
+	/* Only the memory cgroup's own counter says OOM: a program that exits 137 by
+	 * itself is "exited". A non-zero exit with an OOM kill covers a shell whose child
+	 * was killed by the OOM killer. */
+	if (oom_kills && ((reason == VZ_REASON_SIGNALED && value == SIGKILL) ||
+			  (reason == VZ_REASON_EXITED && value != 0)))
+		reason = VZ_REASON_OUT_OF_MEMORY;
+	r->reason = reason;
+}
+
+static int recv_exit(int fd, struct vz_ipc_msg *m)
+{
+	ssize_t n;
+	do
+		n = recv(fd, m, sizeof(*m), MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(*m) || m->type != VZ_IPC_EXIT)
+		return -1;
+	m->text[sizeof(m->text) - 1] = '\0';
+	return 0;
+}
+
+/* Called with sb->lock held once the pidfd is readable: reap and build the result. */
+static void reap_locked(struct vz_sandbox *sb)
+{
+	siginfo_t si = { 0 };
+	struct rusage ru = { 0 };
+	struct vz_ipc_msg m;
+	uint64_t peak = 0, oom_kills = 0, t_end;
+	vz_result *r = &sb->result;
+	int have_msg;
+
+	while (vz_sys_waitid(P_PIDFD, sb->proc.pidfd, &si, WEXITED | __WALL, &ru) < 0 &&
+	       errno == EINTR)
+		;
+	t_end = vz_now_ns();
+	have_msg = recv_exit(sb->proc.status_fd, &m) == 0;
+	vz_cgroup_stats(sb->cgroup, &peak, &oom_kills);
+	decide_reason(sb, have_msg ? &m : NULL, &si, oom_kills);
+	if (sb->ops->finish)
+		sb->ops->finish(sb, r);
+	vz_cgroup_destroy(sb->cgroup);
+	sb->cgroup = NULL;
+	vz_close(&sb->proc.status_fd);
+	sb->proc.pid = 0;
+	r->wall_ns = t_end - sb->t_start_ns;
+	r->user_cpu_ns = (uint64_t)ru.ru_utime.tv_sec * 1000000000ull + (uint64_t)ru.ru_utime.tv_usec * 1000;
+	r->system_cpu_ns = (uint64_t)ru.ru_stime.tv_sec * 1000000000ull + (uint64_t)ru.ru_stime.tv_usec * 1000;
+	r->peak_memory_bytes = peak ? peak : (uint64_t)ru.ru_maxrss * 1024;
+	if (r->phase_count < VZ_MAX_PHASES - 1) {
+		uint64_t done = vz_now_ns();
+		vz_sandbox_add_phase(sb, "run", t_end > sb->t_exec_ns ? t_end : sb->t_exec_ns);
+		vz_sandbox_add_phase(sb, "teardown", done);
+	}
+	sb->state = VZ_SB_ENDED;
+}
+
+static void copy_result(const struct vz_sandbox *sb, vz_result *out)
+{
+	uint32_t size = out->size;
+	memcpy((char *)out + sizeof(out->size), (const char *)&sb->result + sizeof(out->size),
+	       (size < sizeof(*out) ? size : sizeof(*out)) - sizeof(out->size));
+}
+
+/* The wall-time deadline passed: kill the whole sandbox (SIGKILL to the init or VMM
+ * takes every process of the sandbox with it). */
+static void enforce_deadline(struct vz_sandbox *sb)
+{
+	pthread_mutex_lock(&sb->lock);
+	if (sb->state == VZ_SB_RUNNING && !sb->timed_out) {
+		sb->timed_out = true;
+		vz_sys_pidfd_send_signal(sb->proc.pidfd, SIGKILL);
+	}
+	pthread_mutex_unlock(&sb->lock);
+}
+
+int vz_sandbox_wait(vz_sandbox *sb, int timeout_ms, vz_result *result)
+{
+	uint64_t until = timeout_ms < 0 ? 0 : vz_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+	CHECK_SB(sb, "vz_sandbox_wait");
+	if (result && result->size < offsetof(vz_result, phase_count))
+		return vz_err_set(VZ_EINVAL, 0, "vz_sandbox_wait: result->size %u is too small "
+				  "(set it to sizeof(vz_result))", result->size);
+	if (sb->state == VZ_SB_CREATED)
+		return vz_err_set(VZ_ESTATE, 0, "vz_sandbox_wait: sandbox not started");
+	for (;;) {
+		struct pollfd pfd = { .fd = sb->proc.pidfd, .events = POLLIN };
+		uint64_t now = vz_now_ns(), stop = until;
+		int ms, n;
+
+		pthread_mutex_lock(&sb->lock);
+		if (sb->state != VZ_SB_RUNNING) {
+			pthread_mutex_unlock(&sb->lock);
+			if (result)
+				copy_result(sb, result);
+			return VZ_OK;
+		}
+		pthread_mutex_unlock(&sb->lock);
+		if (sb->deadline_ns && !sb->timed_out && (!stop || sb->deadline_ns < stop))
+			stop = sb->deadline_ns;
+		if (!stop)
+			ms = -1;
+		else
+			ms = stop > now ? (int)((stop - now + 999999) / 1000000) : 0;
+		n = poll(&pfd, 1, ms);
+		if (n < 0 && errno != EINTR)
+			return vz_err_sys(VZ_ERROR, "vz_sandbox_wait: poll");
+		if (n > 0) {
+			pthread_mutex_lock(&sb->lock);
+			if (sb->state == VZ_SB_RUNNING)
+				reap_locked(sb);
+			pthread_mutex_unlock(&sb->lock);
+			continue;
+		}
+		now = vz_now_ns();
+		if (sb->deadline_ns && now >= sb->deadline_ns && !sb->timed_out) {
+			enforce_deadline(sb);
+			continue;
+		}
+		if (until && now >= until)
+			return vz_err_set(VZ_ETIMEDOUT, 0, "vz_sandbox_wait: still running after %d ms",
+					  timeout_ms);
+	}
+}
+
+int vz_sandbox_kill(vz_sandbox *sb, int sig)
+{
+	int rc = VZ_OK;
+
+	CHECK_SB(sb, "vz_sandbox_kill");
+	if (sig <= 0 || sig > 64)
+		return vz_err_set(VZ_EINVAL, 0, "vz_sandbox_kill: bad signal number %d", sig);
+	pthread_mutex_lock(&sb->lock);
+	if (sb->state != VZ_SB_RUNNING) {
+		rc = vz_err_set(VZ_ESTATE, 0, "vz_sandbox_kill: sandbox is %s",
+				sb->state == VZ_SB_CREATED ? "not started" : "not running");
+	} else if (vz_sys_pidfd_send_signal(sb->proc.pidfd, sig) < 0) {
+		rc = errno == ESRCH ? vz_err_set(VZ_ESTATE, ESRCH, "vz_sandbox_kill: sandbox has ended")
+				    : vz_err_sys(VZ_ERROR, "vz_sandbox_kill: signal %d", sig);
+	} else {
+		sb->kill_sig = sig;
+	}
+	pthread_mutex_unlock(&sb->lock);
+	return rc;
+}
+
+static int stdio_check(vz_sandbox *sb, vz_stream stream, const char *fn)
+{
+	CHECK_SB(sb, fn);
+	if ((int)stream < 0 || (int)stream > 2)
+		return vz_err_set(VZ_EINVAL, 0, "%s: unknown stream %d", fn, (int)stream);
+	if (sb->cfg->stdio[stream].mode != VZ_STDIO_PIPE)
+		return vz_err_set(VZ_EINVAL, 0, "%s: stream %d is not configured as a pipe", fn,
+				  (int)stream);
+	if (sb->state == VZ_SB_CREATED)
+		return vz_err_set(VZ_ESTATE, 0, "%s: sandbox not started", fn);
+	if (sb->caller_stdio[stream] < 0)
+		return vz_err_set(VZ_EINVAL, 0, "%s: stream %d is closed", fn, (int)stream);
+	return VZ_OK;
+}
+
+int vz_sandbox_stdio_fd(vz_sandbox *sb, vz_stream stream)
+{
+	int rc = stdio_check(sb, stream, "vz_sandbox_stdio_fd");
+	return rc ? rc : sb->caller_stdio[stream];
+}
+
+int vz_sandbox_close_stdio(vz_sandbox *sb, vz_stream stream)
+{
+	int rc = stdio_check(sb, stream, "vz_sandbox_close_stdio");
+	if (!rc)
+		vz_close(&sb->caller_stdio[stream]);
+	return rc;
+}
+
+int vz_sandbox_pid(vz_sandbox *sb)
+{
+	CHECK_SB(sb, "vz_sandbox_pid");
+	if (sb->state != VZ_SB_RUNNING)
+		return vz_err_set(VZ_ESTATE, 0, "vz_sandbox_pid: sandbox is not running");
+	return sb->proc.pid;
+}
+
+void vz_sandbox_free(vz_sandbox *sb)
+{
+	if (!sb)
+		return;
+	if (sb->state == VZ_SB_RUNNING) {
+		pthread_mutex_lock(&sb->lock);
+		sb->kill_sig = SIGKILL;
+		vz_sys_pidfd_send_signal(sb->proc.pidfd, SIGKILL);
+		reap_locked(sb);
+		pthread_mutex_unlock(&sb->lock);
+	}
+	vz_close(&sb->proc.pidfd);
+	vz_close(&sb->proc.status_fd);
+	close_child_stdio(sb);
+	for (int i = 0; i < 3; i++)
+		vz_close(&sb->caller_stdio[i]);
+	vz_cgroup_destroy(sb->cgroup);
+	if (sb->ops && sb->ops->destroy)
+		sb->ops->destroy(sb);
+	vz_config_free(sb->cfg);
+	free(sb->exe);
+	pthread_mutex_destroy(&sb->lock);
+	free(sb);
+}

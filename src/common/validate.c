@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/* Checks at vz_sandbox_create() that need the file system: shared by both backends,
+ * since a VM runs the same rootfs and argv as a container. */
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "common/util.h"
+
+/* Open @path inside the directory @rootfd as the sandbox would see it: absolute
+ * symlinks and ".." are confined to the rootfs (RESOLVE_IN_ROOT), so a symlink such as
+ * /bin/true -> /bin/busybox resolves to the rootfs's busybox, not the host's. */
+static int open_in_root(int rootfd, const char *path)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
+
+/* 0 if @path is an executable regular file inside the rootfs; else a recorded error. */
+static int check_exe(int rootfd, const char *rootfs, const char *path, const char *argv0)
+{
+	struct stat st;
+	vz_autoclose int fd = open_in_root(rootfd, path);
+
+	if (fd < 0)
+		return vz_err_sys(vz_status_from_errno(errno), "argv[0] %s: %s not found in rootfs %s",
+				  argv0, path, rootfs);
+	if (fstat(fd, &st) < 0)
+		return vz_err_sys(VZ_ERROR, "argv[0] %s: stat %s in rootfs %s", argv0, path, rootfs);
+	if (!S_ISREG(st.st_mode))
+		return vz_err_set(VZ_EPERM, EACCES, "argv[0] %s: %s in rootfs %s is not a regular file",
+				  argv0, path, rootfs);
+	if (!(st.st_mode & 0111))
+		return vz_err_set(VZ_EPERM, EACCES, "argv[0] %s: %s in rootfs %s is not executable",
+				  argv0, path, rootfs);
+	return VZ_OK;
+}
+
+/* Search PATH of the sandbox environment like execvp(), inside the rootfs. */
+static int search_path(const vz_config *cfg, int rootfd, char **exe_out)
+{
+	const char *argv0 = cfg->argv[0];
+	const char *path = vz_config_getenv(cfg, "PATH");
+	const char *p = path ? path : "/usr/local/bin:/usr/bin:/bin";
+	int first_err = 0;
+
+	while (*p) {
+		const char *end = strchrnul(p, ':');
+		char *cand = vz_asprintf("%.*s/%s", (int)(end - p), p, argv0);
+		if (!cand)
+			return VZ_ENOMEM;
+		if (cand[0] == '/' && check_exe(rootfd, cfg->rootfs, cand, argv0) == VZ_OK) {
+			*exe_out = cand;
+			return VZ_OK;
+		}
+		if (!first_err && cand[0] == '/' && vz_error_last()->code == VZ_EPERM)
+			first_err = VZ_EPERM;
+		free(cand);
+		p = *end ? end + 1 : end;
+	}
+	if (first_err)
+		return vz_err_set(VZ_EPERM, EACCES, "argv[0] %s: found in rootfs %s but not executable",
+				  argv0, cfg->rootfs);
+	return vz_err_set(VZ_ENOENT, ENOENT, "argv[0] %s not found in rootfs %s (PATH=%s)", argv0,
+			  cfg->rootfs, path ? path : "");
+}
+
+static int check_binds(const vz_config *cfg)
+{
+	struct stat st;
+	for (size_t i = 0; i < cfg->nbinds; i++)
+		if (stat(cfg->binds[i].src, &st) < 0)
+			return vz_err_sys(vz_status_from_errno(errno), "bind %s -> %s: source %s",
+					  cfg->binds[i].src, cfg->binds[i].dst, cfg->binds[i].src);
+	return VZ_OK;
+}
+
+int vz_config_validate(const vz_config *cfg, char **exe_out)
+{
+	struct stat st;
+	vz_autoclose int rootfd = -1;
+	int rc;
+
+	*exe_out = NULL;
+	if (!cfg->rootfs)
+		return vz_err_set(VZ_EINVAL, 0, "rootfs is not set (vz_config_set_rootfs)");
+	if (!cfg->argv)
+		return vz_err_set(VZ_EINVAL, 0, "argv is not set (vz_config_set_argv)");
+	rootfd = open(cfg->rootfs, O_PATH | O_CLOEXEC);
+	if (rootfd < 0)
+		return vz_err_sys(vz_status_from_errno(errno), "rootfs %s", cfg->rootfs);
+	if (fstat(rootfd, &st) < 0 || !S_ISDIR(st.st_mode))
+		return vz_err_set(VZ_EINVAL, ENOTDIR, "rootfs %s: not a directory", cfg->rootfs);
+	if (cfg->rootfs_mode == VZ_ROOTFS_PERSISTENT &&
+	    (stat(cfg->upper_dir, &st) < 0 || !S_ISDIR(st.st_mode)))
+		return vz_err_set(VZ_ENOENT, ENOENT, "upper dir %s: not an existing directory",
+				  cfg->upper_dir);
+	if ((rc = check_binds(cfg)))
+		return rc;
+	if (strchr(cfg->argv[0], '/')) {
+		if (cfg->argv[0][0] != '/')
+			return vz_err_set(VZ_EINVAL, 0,
+					  "argv[0] %s: a path must be absolute inside the sandbox",
+					  cfg->argv[0]);
+		if ((rc = check_exe(rootfd, cfg->rootfs, cfg->argv[0], cfg->argv[0])))
+			return rc;
+		*exe_out = vz_strdup(cfg->argv[0]);
+		return *exe_out ? VZ_OK : VZ_ENOMEM;
+	}
+	return search_path(cfg, rootfd, exe_out);
+}

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* libvz's PID 1 inside the container: forks the workload, reaps every orphan, forwards
+ * the signals it is sent, enforces the wall-time limit, and reports the workload's exact
+ * end (exit code or signal) to the parent before exiting with a shell-style status.
+ * When it exits, the kernel kills whatever is left in the PID namespace. */
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+
+#include <vz/sandbox.h>
+
+#include "common/ipc.h"
+#include "common/syscalls.h"
+#include "common/util.h"
+#include "container/plan.h"
+
+struct init_state {
+	pid_t workload;
+	int status; /* wait status of the workload, valid when done */
+	bool done;
+};
+
+static void reap(struct init_state *st)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == st->workload) {
+			st->status = status;
+			st->done = true;
+		}
+	}
+}
+
+static int poll_timeout(uint64_t deadline_ns)
+{
+	uint64_t now;
+	if (!deadline_ns)
+		return -1;
+	now = vz_now_ns();
+	return deadline_ns > now ? (int)((deadline_ns - now + 999999) / 1000000) : 0;
+}
+
+__attribute__((noreturn)) static void finish(const struct vz_child_chan *ch, int reason, int value)
+{
+	vz_ipc_exit(ch->status_fd, reason, value, "");
+	_exit(reason == VZ_REASON_EXITED ? value : 128 + value);
+}
+
+__attribute__((noreturn)) static void supervise(const struct vz_ctr_plan *plan,
+						const struct vz_child_chan *ch, int sigfd,
+						struct init_state *st)
+{
+	struct pollfd pfd[2] = { { .fd = sigfd, .events = POLLIN },
+				 { .fd = ch->status_fd, .events = POLLIN } };
+	for (;;) {
+		struct signalfd_siginfo si;
+		int n = poll(pfd, 2, poll_timeout(plan->deadline_ns));
+
+		if (n < 0 && errno != EINTR)
+			finish(ch, VZ_REASON_CRASHED, SIGABRT);
+		if (n == 0) /* wall time is up: leaving kills the whole namespace */
+			finish(ch, VZ_REASON_TIMED_OUT, SIGKILL);
+		if (n > 0 && pfd[1].revents) /* the host process is gone: end with it */
+			_exit(128 + SIGKILL);
+		if (n <= 0 || !(pfd[0].revents & POLLIN))
+			continue;
+		if (read(sigfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGCHLD)
+			reap(st);
+		else
+			kill(st->workload, (int)si.ssi_signo);
+		if (st->done) {
+			if (WIFEXITED(st->status))
+				finish(ch, VZ_REASON_EXITED, WEXITSTATUS(st->status));
+			finish(ch, VZ_REASON_SIGNALED, WTERMSIG(st->status));
+		}
+	}
+}
+
+void vz_ctr_init(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch)
+{
+	uint64_t all = ~0ull;
+	struct init_state st = { 0 };
+	sigset_t set;
+	int sigfd;
+
+	/* Block every signal before forking, so none is lost between fork and the
+	 * signalfd; the workload unblocks them before execve. A blocked signal is queued
+	 * even for a namespace's init, which otherwise ignores signals it has no handler
+	 * for. */
+	vz_sys_sigprocmask(SIG_SETMASK, &all, NULL);
+	sigfillset(&set);
+	sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sigfd < 0) {
+		vz_ctr_fail(ch, "init: signalfd", "");
+		_exit(127);
+	}
+	st.workload = vz_sys_fork();
+	if (st.workload < 0) {
+		vz_ctr_fail(ch, "init: fork workload", "");
+		_exit(127);
+	}
+	if (st.workload == 0) {
+		close(sigfd);
+		vz_ctr_exec(plan, ch);
+	}
+	/* Only the workload holds the sync pipe now: its execve closes it, which tells
+	 * the parent the program runs. */
+	close(ch->sync_fd);
+	/* Not ptrace-able or dumpable by the workload, even if it runs as root. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	supervise(plan, ch, sigfd, &st);
+}
