@@ -3,6 +3,7 @@
  * the signals it is sent, enforces the wall-time limit, and reports the workload's exact
  * end (exit code or signal) to the parent before exiting with a shell-style status.
  * When it exits, the kernel kills whatever is left in the PID namespace. */
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -82,6 +83,27 @@ __attribute__((noreturn)) static void supervise(const struct vz_ctr_plan *plan,
 	}
 }
 
+/* Close every descriptor but the two init needs: it would otherwise hold, for the
+ * sandbox's whole life, whatever the host process had open when it cloned, such as the
+ * caller's end of another sandbox's stdin pipe (which would then never see EOF). */
+static void close_others(int a, int b)
+{
+	int lo = a < b ? a : b, hi = a < b ? b : a;
+	if (lo > 3)
+		vz_sys_close_range(3, (unsigned)lo - 1, 0);
+	if (hi > lo + 1)
+		vz_sys_close_range((unsigned)lo + 1, (unsigned)hi - 1, 0);
+	vz_sys_close_range((unsigned)hi + 1, ~0u, 0);
+	/* The host's stdio too: init itself never reads or writes it. */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null >= 0) {
+		for (int fd = 0; fd < 3; fd++)
+			dup2(null, fd);
+		if (null > 2)
+			close(null);
+	}
+}
+
 void vz_ctr_init(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch)
 {
 	uint64_t all = ~0ull;
@@ -109,9 +131,9 @@ void vz_ctr_init(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch)
 		close(sigfd);
 		vz_ctr_exec(plan, ch);
 	}
-	/* Only the workload holds the sync pipe now: its execve closes it, which tells
-	 * the parent the program runs. */
-	close(ch->sync_fd);
+	/* Only the workload holds the sync pipe now (init closes its copy below): its
+	 * execve closes it, which tells the parent the program runs. */
+	close_others(sigfd, ch->status_fd);
 	/* Not ptrace-able or dumpable by the workload, even if it runs as root. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	supervise(plan, ch, sigfd, &st);
