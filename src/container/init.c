@@ -118,6 +118,12 @@ void vz_ctr_init(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch)
 	vz_sys_sigprocmask(SIG_SETMASK, &all, NULL);
 	sigfillset(&set);
 	sigfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sigfd >= 0 && sigfd < 3) {
+		/* Keep 0-2 for the /dev/null that close_others() installs. */
+		int hi = fcntl(sigfd, F_DUPFD_CLOEXEC, 3);
+		close(sigfd);
+		sigfd = hi;
+	}
 	if (sigfd < 0) {
 		vz_ctr_fail(ch, "init: signalfd", "");
 		_exit(127);
