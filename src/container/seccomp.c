@@ -30,13 +30,15 @@
 #error "the default seccomp filter is written for x86-64"
 #endif
 
-/* x86-64 syscall numbers are a stable ABI; name the post-6.1 ones the headers may lack. */
-#ifndef __NR_lsm_set_self_attr
-#define __NR_lsm_set_self_attr 460
+/* x86-64 syscall numbers are a stable ABI: a syscall newer than the build's headers (6.1
+ * on Debian bookworm) is named by its number, so the filter still denies it when the
+ * running kernel has it. On an older kernel the number is unused and EPERM is harmless. */
+#ifdef __NR_lsm_set_self_attr
+#define NR_LSM_SET_SELF_ATTR __NR_lsm_set_self_attr
+#else
+#define NR_LSM_SET_SELF_ATTR 460
 #endif
-#ifndef __X32_SYSCALL_BIT
-#define __X32_SYSCALL_BIT 0x40000000
-#endif
+#define X32_SYSCALL_BIT 0x40000000 /* __X32_SYSCALL_BIT of <asm/unistd.h> */
 
 #define RET(action) BPF_STMT(BPF_RET | BPF_K, (action))
 #define RET_ERRNO(e) RET(SECCOMP_RET_ERRNO | ((e) & SECCOMP_RET_DATA))
@@ -64,7 +66,7 @@ static const struct sock_filter default_filter[] = {
 	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
 	RET(SECCOMP_RET_KILL_PROCESS),
 	LOAD(nr),
-	BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, __X32_SYSCALL_BIT, 0, 1),
+	BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1),
 	RET_ERRNO(ENOSYS),
 
 	/* Replacing or extending the running kernel. */
@@ -135,9 +137,9 @@ static const struct sock_filter default_filter[] = {
 	DENY(vhangup),
 
 	/* File handles bypass path-based checks: open_by_handle_at opened host files from
-	 * containers (the 2014 "shocker" escape). */
+	 * containers (the 2014 "shocker" escape). Its sister name_to_handle_at only names a
+	 * file and stays allowed, as in Docker since 2023 (systemd needs it). */
 	DENY(open_by_handle_at),
-	DENY(name_to_handle_at),
 
 	/* Other processes' memory and kernel objects: ptrace is refused entirely (tracing
 	 * outsiders is the danger; tracing one's own children is the price), and with it
@@ -159,7 +161,8 @@ static const struct sock_filter default_filter[] = {
 #endif
 
 	/* Changing one's own LSM labels (Linux 6.8+). */
-	DENY(lsm_set_self_attr),
+	IF_NR(NR_LSM_SET_SELF_ATTR, 1),
+	RET_ERRNO(EPERM),
 
 	/* clone3 passes its flags in memory, which seccomp cannot read. ENOSYS makes glibc
 	 * and musl fall back to clone(), whose flags are checked below (as Docker does). */
