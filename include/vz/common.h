@@ -20,7 +20,9 @@
 /** The caller should not ignore the return value. */
 #define VZ_WARN_UNUSED __attribute__((warn_unused_result))
 #else
+/** Marks a function that will be removed at the next major version. */
 #define VZ_DEPRECATED(msg)
+/** The caller should not ignore the return value. */
 #define VZ_WARN_UNUSED
 #endif
 
@@ -30,7 +32,9 @@
 /** Closes the block opened by VZ_BEGIN_DECLS. */
 #define VZ_END_DECLS }
 #else
+/** Opens an extern "C" block in C++ translation units (empty in C). */
 #define VZ_BEGIN_DECLS
+/** Closes the block opened by VZ_BEGIN_DECLS (empty in C). */
 #define VZ_END_DECLS
 #endif
 

@@ -226,7 +226,8 @@ VZ_API int vz_config_set_network(vz_config *cfg, vz_network mode);
 
 /**
  * @brief Choose whether the container backend uses a user namespace.
- * @return ::VZ_OK or ::VZ_EINVAL. ::VZ_USERNS_OFF as non-root fails at start.
+ * @return ::VZ_OK or ::VZ_EINVAL. ::VZ_USERNS_OFF as non-root makes vz_sandbox_create()
+ *         fail with ::VZ_EPERM.
  */
 VZ_API int vz_config_set_userns(vz_config *cfg, vz_userns_mode mode);
 

@@ -60,8 +60,14 @@ int vz_err_wrap(const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		n = 0;
-	if ((size_t)n < sizeof(tls_err.msg))
-		snprintf(tls_err.msg + n, sizeof(tls_err.msg) - (size_t)n, ": %s", old);
+	/* Append ": old", truncated to fit (by hand: gcc cannot prove an snprintf bound
+	 * here and -Wformat-truncation fires at -O0). */
+	if ((size_t)n + 3 < sizeof(tls_err.msg)) {
+		size_t room = sizeof(tls_err.msg) - (size_t)n - 3, len = strnlen(old, room);
+		memcpy(tls_err.msg + n, ": ", 2);
+		memcpy(tls_err.msg + n + 2, old, len);
+		tls_err.msg[(size_t)n + 2 + len] = '\0';
+	}
 	tls_err.pub.message = tls_err.msg;
 	return tls_err.pub.code ? tls_err.pub.code : VZ_ERROR;
 }

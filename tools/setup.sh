@@ -1,0 +1,122 @@
+#!/bin/bash
+# Set up libvz on a fresh Debian bookworm machine, as root:
+#
+#   tools/setup.sh              install the Debian packages, build ./build, build the
+#                               busybox rootfs and run the main job (a container)
+#   tools/setup.sh --deps-only  only install the Debian packages (what CI calls)
+#
+# Idempotent: packages already installed are not fetched again (apt-get update runs only
+# when something is missing), and ./build and build/rootfs are reused. Command output
+# goes to build/setup.log; a failing step prints its tail.
+set -euo pipefail
+
+readonly PACKAGES=(
+	build-essential cmake pkg-config # compiler, build system
+	busybox-static                   # the test and example rootfs
+	bubblewrap crun                  # reference runtimes for comparison
+	doxygen graphviz                 # the docs target
+	python3 python3-pytest           # the ctypes binding tests
+	valgrind                         # leak checks
+	iproute2                         # network inspection in tests
+)
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+readonly BUILD=build
+readonly LOG=$BUILD/setup.log
+
+step() { printf '==> %s\n' "$*"; }
+note() { printf '    %s\n' "$*"; }
+die() {
+	printf 'setup.sh: error: %s\n' "$*" >&2
+	exit 1
+}
+
+# Run a command with its output in $LOG; on failure show the end of it and stop.
+quiet() {
+	printf '\n$ %s\n' "$*" >>"$LOG"
+	if ! "$@" </dev/null >>"$LOG" 2>&1; then
+		printf 'setup.sh: failed: %s\n--- last lines of %s ---\n' "$*" "$LOG" >&2
+		tail -n 40 "$LOG" >&2
+		exit 1
+	fi
+}
+
+usage() {
+	sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+}
+
+is_installed() {
+	[[ $(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null) == installed ]]
+}
+
+install_deps() {
+	local missing=() p candidate
+
+	step "checking ${#PACKAGES[@]} Debian packages"
+	if ! command -v dpkg-query >/dev/null || ! command -v apt-get >/dev/null; then
+		die "apt-get not found: this script is for Debian bookworm; install by hand: ${PACKAGES[*]}"
+	fi
+	for p in "${PACKAGES[@]}"; do
+		is_installed "$p" || missing+=("$p")
+	done
+	if ((${#missing[@]} == 0)); then
+		note "all installed"
+		return
+	fi
+	note "missing: ${missing[*]}"
+	[[ $(id -u) == 0 ]] || die "installing packages needs root: sudo $0 $*"
+	step "apt-get update"
+	quiet apt-get update
+	for p in "${missing[@]}"; do
+		candidate=$(apt-cache policy "$p" | sed -n 's/^ *Candidate: *//p')
+		[[ -n $candidate && $candidate != "(none)" ]] ||
+			die "package $p has no installation candidate: check the apt sources (/etc/apt/sources.list*)"
+	done
+	step "apt-get install ${missing[*]}"
+	quiet env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		-o DPkg::Lock::Timeout=300 "${missing[@]}"
+	for p in "${missing[@]}"; do
+		is_installed "$p" || die "package $p is still not installed (see $LOG)"
+	done
+}
+
+build() {
+	step "configuring ./$BUILD (RelWithDebInfo)"
+	quiet cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVZ_BUILD_EXAMPLES=ON
+	step "building ./$BUILD"
+	quiet cmake --build "$BUILD" --parallel "$(nproc)"
+	step "building the busybox rootfs in ./$BUILD/rootfs"
+	quiet sh tools/mkrootfs.sh "$BUILD/rootfs"
+}
+
+main_job() {
+	local rc=0
+	step "running the main job: $BUILD/examples/vz-run-example $BUILD/rootfs /bin/sh -c '...'"
+	[[ $(id -u) == 0 ]] || note "not root: the container runs in a user namespace, and cgroup limits may be refused"
+	"$BUILD/examples/vz-run-example" "$BUILD/rootfs" /bin/sh -c \
+		'echo hello from a libvz container; uname -n' </dev/null || rc=$?
+	((rc == 0)) || die "the main job failed with exit code $rc (details above)"
+	step "done: next, run the tests with: sudo tools/test.sh"
+}
+
+deps_only=0
+for arg in "$@"; do
+	case $arg in
+	--deps-only) deps_only=1 ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		usage >&2
+		exit 2
+		;;
+	esac
+done
+
+mkdir -p "$BUILD"
+: >"$LOG"
+install_deps "$@"
+((deps_only)) && exit 0
+build
+main_job
