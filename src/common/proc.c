@@ -13,19 +13,12 @@
 #include "common/syscalls.h"
 #include "common/util.h"
 
-/* Make a pipe whose ends are close-on-exec and >= 3, so the child can install its stdio
+/* Channels whose ends are close-on-exec and >= 3, so the child can install its stdio
  * on 0-2 without clobbering them even when the host has closed its own 0-2. */
-static int high_pipe(int p[2])
+static int raise_pair(int p[2])
 {
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -1;
-	for (int i = 0; i < 2; i++) {
-		if (p[i] < 3) {
-			int hi = vz_dup_cloexec(p[i], 3);
-			close(p[i]);
-			p[i] = hi;
-		}
-	}
+	p[0] = vz_fd_above_stdio(p[0]);
+	p[1] = vz_fd_above_stdio(p[1]);
 	if (p[0] < 0 || p[1] < 0) {
 		vz_close(&p[0]);
 		vz_close(&p[1]);
@@ -34,23 +27,14 @@ static int high_pipe(int p[2])
 	return 0;
 }
 
+static int high_pipe(int p[2])
+{
+	return pipe2(p, O_CLOEXEC) < 0 ? -1 : raise_pair(p);
+}
+
 static int high_socketpair(int s[2])
 {
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, s) < 0)
-		return -1;
-	for (int i = 0; i < 2; i++) {
-		if (s[i] < 3) {
-			int hi = vz_dup_cloexec(s[i], 3);
-			close(s[i]);
-			s[i] = hi;
-		}
-	}
-	if (s[0] < 0 || s[1] < 0) {
-		vz_close(&s[0]);
-		vz_close(&s[1]);
-		return -1;
-	}
-	return 0;
+	return socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, s) < 0 ? -1 : raise_pair(s);
 }
 
 /* Read the child's sync pipe until EOF: phase marks, then either an error or the EOF

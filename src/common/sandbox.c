@@ -130,13 +130,10 @@ static int plan_stdio(struct vz_sandbox *sb)
 			sb->caller_stdio[i] = i ? p[0] : p[1];
 			break;
 		}
-		if (sb->child_stdio[i] >= 0 && sb->child_stdio[i] < 3) {
-			/* Keep 0-2 free for the child's dup2 (the host may have closed its own). */
-			int hi = vz_dup_cloexec(sb->child_stdio[i], 3);
-			close(sb->child_stdio[i]);
-			if ((sb->child_stdio[i] = hi) < 0)
-				return vz_err_sys(VZ_ERROR, "stdio %d: duplicate", i);
-		}
+		/* Keep 0-2 free for the child's dup2 (the host may have closed its own). */
+		if (sb->child_stdio[i] >= 0 &&
+		    (sb->child_stdio[i] = vz_fd_above_stdio(sb->child_stdio[i])) < 0)
+			return vz_err_sys(VZ_ERROR, "stdio %d: duplicate", i);
 	}
 	return VZ_OK;
 }

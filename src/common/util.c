@@ -83,6 +83,16 @@ int vz_dup_cloexec(int fd, int min)
 	return fcntl(fd, F_DUPFD_CLOEXEC, min);
 }
 
+int vz_fd_above_stdio(int fd)
+{
+	int hi;
+	if (fd < 0 || fd > 2)
+		return fd;
+	hi = vz_dup_cloexec(fd, 3);
+	close(fd);
+	return hi;
+}
+
 void *vz_calloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);

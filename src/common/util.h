@@ -74,6 +74,10 @@ int vz_write_file_at(int dirfd, const char *path, const char *s);
 /* Duplicate @fd to a close-on-exec descriptor >= @min. Return it or -1 with errno. */
 int vz_dup_cloexec(int fd, int min);
 
+/* Return @fd itself if it is >= 3, else a close-on-exec duplicate >= 3 (closing @fd).
+ * -1 with errno on failure; a negative @fd is passed through. */
+int vz_fd_above_stdio(int fd);
+
 /* malloc/strdup that record VZ_ENOMEM on failure. */
 void *vz_calloc(size_t n, size_t size);
 char *vz_strdup(const char *s);
