@@ -3,7 +3,7 @@
  * working directory, privileges, seccomp, then execve. Every failure is reported over
  * the sync pipe with the step that failed. */
 #include <fcntl.h>
-#include <grp.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -60,11 +60,14 @@ static void drop_privileges(const struct vz_ctr_plan *plan, const struct vz_chil
 	}
 	/* With a single-id user namespace setgroups is denied, and there are no other
 	 * groups to drop anyway. */
-	if (!plan->userns && setgroups(0, NULL) < 0)
+	/* Raw system calls: glibc's set*id wrappers broadcast the change to every thread
+	 * glibc believes exists, taking its stack-cache lock, which another thread of the
+	 * host may have held at the moment of clone; this child has one thread only. */
+	if (!plan->userns && syscall(SYS_setgroups, 0, NULL) < 0)
 		die(ch, "setgroups", "");
-	if (setresgid(cfg->gid, cfg->gid, cfg->gid) < 0)
+	if (syscall(SYS_setresgid, cfg->gid, cfg->gid, cfg->gid) < 0)
 		die(ch, "setresgid", "");
-	if (setresuid(cfg->uid, cfg->uid, cfg->uid) < 0)
+	if (syscall(SYS_setresuid, cfg->uid, cfg->uid, cfg->uid) < 0)
 		die(ch, "setresuid", "");
 }
 
