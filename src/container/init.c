@@ -116,6 +116,9 @@ void vz_ctr_init(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch)
 	 * even for a namespace's init, which otherwise ignores signals it has no handler
 	 * for. */
 	vz_sys_sigprocmask(SIG_SETMASK, &all, NULL);
+	/* A host that ignores SIGCHLD (or sets SA_NOCLDWAIT) would pass that on through
+	 * clone: the kernel would then reap the workload itself and init never see it end. */
+	vz_sys_sigaction_default(SIGCHLD);
 	sigfillset(&set);
 	sigfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (sigfd >= 0 && sigfd < 3) {
