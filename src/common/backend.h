@@ -6,6 +6,7 @@
 #define VZ_COMMON_BACKEND_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <vz/sandbox.h>
 
@@ -19,6 +20,10 @@ struct vz_backend_ops {
 	int (*probe)(char *why, size_t len);
 	/* Backend-specific checks of the (already copied) configuration at create. */
 	int (*validate)(struct vz_sandbox *sb);
+	/* Optional: adjust the limits the sandbox's cgroup gets (a copy of the
+	 * sandbox's, indexed by vz_limit; 0 = unset), e.g. when a limit is enforced
+	 * elsewhere or the backend's own process needs room beside the workload. */
+	void (*cgroup_limits)(struct vz_sandbox *sb, int64_t *limits);
 	/* Plan and clone the supervised child (see proc.h). Return once the workload has
 	 * been executed or set-up failed; on failure nothing of the attempt remains. */
 	int (*start)(struct vz_sandbox *sb);

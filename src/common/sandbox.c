@@ -159,6 +159,7 @@ static void fail_start(struct vz_sandbox *sb)
 
 int vz_sandbox_start(vz_sandbox *sb)
 {
+	int64_t cg_limits[VZ_LIMIT_MAX_KIND];
 	int rc;
 
 	CHECK_SB(sb, "vz_sandbox_start");
@@ -168,7 +169,10 @@ int vz_sandbox_start(vz_sandbox *sb)
 	sb->t_start_ns = vz_now_ns();
 	if (sb->limits[VZ_LIMIT_WALL_TIME])
 		sb->deadline_ns = sb->t_start_ns + (uint64_t)sb->limits[VZ_LIMIT_WALL_TIME] * 1000000ull;
-	if ((rc = plan_stdio(sb)) || (rc = vz_cgroup_create(&sb->cgroup, sb->limits)) ||
+	memcpy(cg_limits, sb->limits, sizeof(cg_limits));
+	if (sb->ops->cgroup_limits)
+		sb->ops->cgroup_limits(sb, cg_limits);
+	if ((rc = plan_stdio(sb)) || (rc = vz_cgroup_create(&sb->cgroup, cg_limits)) ||
 	    (rc = sb->ops->start(sb))) {
 		vz_err_wrap("start %s sandbox", sb->ops->name);
 		fail_start(sb);

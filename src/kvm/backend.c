@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT */
+/* The VM backend behind the common seam: probe the host's KVM, check the configuration
+ * and the guest kernel at create, and at start build the plan (kernel, initramfs,
+ * command line, CPUID) in the host process before cloning the VMM. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "common/cgroup.h"
+#include "common/error.h"
+#include "common/sandbox.h"
+#include "common/util.h"
+#include "common/ipc.h"
+#include "kvm/guest/job.h"
+#include "kvm/initramfs.h"
+#include "kvm/vmm.h"
+
+#define MIB (1024ull * 1024)
+#define VZ_VM_DEFAULT_RAM (512 * MIB)
+#define VZ_VM_MIN_RAM (64 * MIB)
+/* The VMM's own memory in the sandbox's cgroup, above guest RAM: its process, KVM's
+ * page tables for guest RAM (charged to the cgroup), the run areas. */
+#define VZ_VM_CGROUP_SLACK(ram) ((ram) / 64 + 32 * MIB)
+#define CPUID_CAP 256
+
+/* Words every guest gets: quiet serial console on ttyS2 (kept for crash reports), our
+ * init, reboot through the i8042 at once on panic, no probing we do not need. */
+#define CMDLINE_BASE                                                                           \
+	"console=ttyS2 quiet panic=-1 reboot=k rdinit=" VZ_INIT_PATH                          \
+	" 8250.nr_uarts=4 tsc=reliable no_timer_check nomodeset i8042.noaux"
+/* kvm_pvm: libvz's kernel changes on, and no features whose instructions the host's
+ * kernel-mode emulator refuses. */
+#define CMDLINE_PVM                                                                            \
+	" vzpvm noxsave nopku nopcid clearcpuid=popcnt,smap,smep,cx16,fsgsbase,rdpid,rdrand,"       \
+	"rdseed,umip,pcid,invpcid,avx,avx2,xsaveopt,xsavec,xsaves,rep_good,erms,fsrm"
+
+struct kvm_priv {
+	struct vz_kimg kimg;
+};
+
+const char *vz_kvm_host_name(enum vz_kvm_host h)
+{
+	switch (h) {
+	case VZ_KVM_HOST_VMX:
+		return "kvm_intel (hardware VMX)";
+	case VZ_KVM_HOST_SVM:
+		return "kvm_amd (hardware SVM)";
+	case VZ_KVM_HOST_PVM:
+		return "kvm_pvm (software: guest kernel mode is emulated, boots take seconds)";
+	case VZ_KVM_HOST_UNKNOWN:
+		break;
+	}
+	return "unknown KVM module";
+}
+
+enum vz_kvm_host vz_kvm_host_detect(void)
+{
+	if (access("/sys/module/kvm_pvm", F_OK) == 0)
+		return VZ_KVM_HOST_PVM;
+	if (access("/sys/module/kvm_intel", F_OK) == 0)
+		return VZ_KVM_HOST_VMX;
+	if (access("/sys/module/kvm_amd", F_OK) == 0)
+		return VZ_KVM_HOST_SVM;
+	return VZ_KVM_HOST_UNKNOWN;
+}
+
+/* Open /dev/kvm and check the API and the capabilities the VMM relies on. */
+static int open_kvm(int *out)
+{
+	static const struct {
+		int cap;
+		const char *name;
+	} caps[] = {
+		{ KVM_CAP_IRQCHIP, "in-kernel irqchip" },   { KVM_CAP_PIT2, "in-kernel PIT" },
+		{ KVM_CAP_USER_MEMORY, "user memory" },     { KVM_CAP_EXT_CPUID, "CPUID" },
+		{ KVM_CAP_SET_TSS_ADDR, "TSS address" },
+	};
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int v;
+
+	*out = -1;
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return vz_err_set(VZ_ENOTSUP, ENOENT,
+					  "/dev/kvm does not exist (no KVM: load kvm_intel or kvm_amd, "
+					  "or enable virtualization)");
+		if (errno == EACCES || errno == EPERM)
+			return vz_err_set(VZ_EPERM, errno,
+					  "no permission to open /dev/kvm (uid %u; add the user to the "
+					  "kvm group)", (unsigned)geteuid());
+		return vz_err_sys(VZ_ERROR, "open /dev/kvm");
+	}
+	if ((v = ioctl(fd, KVM_GET_API_VERSION, 0)) != KVM_API_VERSION) {
+		close(fd);
+		return vz_err_set(VZ_ENOTSUP, 0, "/dev/kvm speaks API version %d, not %d", v,
+				  KVM_API_VERSION);
+	}
+	for (size_t i = 0; i < VZ_ARRAY_SIZE(caps); i++)
+		if (ioctl(fd, KVM_CHECK_EXTENSION, caps[i].cap) <= 0) {
+			close(fd);
+			return vz_err_set(VZ_ENOTSUP, 0, "/dev/kvm lacks %s (KVM capability %d)",
+					  caps[i].name, caps[i].cap);
+		}
+	*out = fd;
+	return VZ_OK;
+}
+
+/* On kvm_pvm only a kernel with libvz's changes boots (DESIGN.md section 4). */
+static int check_kernel_for_host(const struct vz_kimg *k, enum vz_kvm_host host)
+{
+	if (host != VZ_KVM_HOST_PVM || k->pvm_ready)
+		return VZ_OK;
+	return vz_err_set(VZ_ENOTSUP, 0,
+			  "guest kernel %s cannot boot on this host: /dev/kvm is kvm_pvm, which "
+			  "emulates guest kernel mode and refuses instructions a stock kernel uses; "
+			  "only libvz's guest kernel (a PVH vmlinux built by tools/guest-kernel/build.sh, "
+			  "with the 'vzpvm' changes) runs here",
+			  k->path);
+}
+
+static int kvm_probe(char *why, size_t len)
+{
+	enum vz_kvm_host host = vz_kvm_host_detect();
+	vz_autofree char *path = NULL;
+	struct vz_kimg k;
+	int fd, rc;
+
+	if ((rc = open_kvm(&fd))) {
+		snprintf(why, len, "%s", vz_error_last()->message);
+		return rc;
+	}
+	close(fd);
+	if ((rc = vz_kimg_locate(NULL, &path)) || (rc = vz_kimg_open(&k, path)) ||
+	    (rc = check_kernel_for_host(&k, host))) {
+		snprintf(why, len, "KVM is usable (%s) but %s", vz_kvm_host_name(host),
+			 vz_error_last()->message);
+		if (path)
+			vz_kimg_close(&k);
+		return rc;
+	}
+	snprintf(why, len, "vm: KVM %s; guest kernel %s (%s)", vz_kvm_host_name(host), k.path,
+		 k.kind == VZ_KIMG_PVH ? "PVH vmlinux" : "bzImage");
+	vz_kimg_close(&k);
+	return VZ_OK;
+}
+
+static int kvm_validate(struct vz_sandbox *sb)
+{
+	const vz_config *cfg = sb->cfg;
+	vz_autofree char *path = NULL;
+	struct kvm_priv *p;
+	int rc;
+
+	if (cfg->rootfs_mode == VZ_ROOTFS_PERSISTENT)
+		return vz_err_set(VZ_ENOTSUP, 0, "vm: a persistent rootfs (upper dir) needs a shared "
+				  "file system, which the VM backend does not have yet; the guest "
+				  "works on a copy of the rootfs");
+	if (cfg->network == VZ_NET_HOST)
+		return vz_err_set(VZ_ENOTSUP, 0, "vm: the host's network cannot be shared with a VM");
+	for (size_t i = 0; i < cfg->nbinds; i++)
+		if (!(cfg->binds[i].flags & VZ_BIND_RO))
+			return vz_err_set(VZ_ENOTSUP, 0,
+					  "vm: bind %s: read-write binds need a shared file system, "
+					  "which the VM backend does not have yet; read-only binds "
+					  "(VZ_BIND_RO) work (their content is copied into the VM)",
+					  cfg->binds[i].src);
+	if ((rc = vz_kimg_locate(cfg->kernel, &path)))
+		return rc;
+	if (!(p = vz_calloc(1, sizeof(*p))))
+		return VZ_ENOMEM;
+	sb->priv = p;
+	if ((rc = vz_kimg_open(&p->kimg, path)))
+		return rc;
+	return check_kernel_for_host(&p->kimg, vz_kvm_host_detect());
+}
+
+static void kvm_destroy(struct vz_sandbox *sb)
+{
+	struct kvm_priv *p = sb->priv;
+	if (!p)
+		return;
+	vz_kimg_close(&p->kimg);
+	free(p);
+	sb->priv = NULL;
+}
+
+static void kvm_cgroup_limits(struct vz_sandbox *sb, int64_t *limits)
+{
+	(void)sb;
+	/* Memory: guest RAM plus the VMM's own. pids and open files are enforced inside the
+	 * guest, not on the VMM's threads. */
+	if (limits[VZ_LIMIT_MEMORY])
+		limits[VZ_LIMIT_MEMORY] += (int64_t)VZ_VM_CGROUP_SLACK((uint64_t)limits[VZ_LIMIT_MEMORY]);
+	limits[VZ_LIMIT_PIDS] = 0;
+	limits[VZ_LIMIT_OPEN_FILES] = 0;
+}
+
+static int build_cmdline(struct vz_kvm_plan *plan, const vz_config *cfg)
+{
+	int n = snprintf(plan->cmdline, sizeof(plan->cmdline), "%s%s%s%s", CMDLINE_BASE,
+			 plan->host == VZ_KVM_HOST_PVM ? CMDLINE_PVM : "",
+			 cfg->kernel_cmdline ? " " : "", cfg->kernel_cmdline ? cfg->kernel_cmdline : "");
+	if (n < 0 || (size_t)n >= sizeof(plan->cmdline))
+		return vz_err_set(VZ_EINVAL, 0, "vm: the kernel command line is longer than %zu bytes",
+				  sizeof(plan->cmdline) - 1);
+	if (cfg->kernel_cmdline && strstr(cfg->kernel_cmdline, "vz.console"))
+		plan->console_fd = 2;
+	return VZ_OK;
+}
+
+/* Where stream i of the guest goes: -1 means the guest uses /dev/null. */
+static int stream_fd(const struct vz_sandbox *sb, int i)
+{
+	if (sb->cfg->stdio[i].mode == VZ_STDIO_NULL)
+		return -1;
+	return sb->child_stdio[i] >= 0 ? sb->child_stdio[i] : i;
+}
+
+static int kvm_child(const struct vz_child_chan *ch, void *arg)
+{
+	const struct vz_kvm_plan *plan = arg;
+	int err;
+
+	if ((err = vz_cgroup_join_child(plan->cgroup)) < 0) {
+		vz_ipc_error(ch->sync_fd, VZ_ERROR, -err, "VMM: join cgroup", NULL, NULL);
+		return 126;
+	}
+	return vz_vmm_main(ch, (void *)plan);
+}
+
+static int kvm_start(struct vz_sandbox *sb)
+{
+	struct kvm_priv *priv = sb->priv;
+	struct vz_kvm_plan planv = { .cgroup = sb->cgroup }, *plan = &planv;
+	struct vz_cpio cpio = { 0 };
+	struct vz_initramfs_spec spec = {
+		.cfg = sb->cfg, .exe = sb->exe, .pids = sb->limits[VZ_LIMIT_PIDS],
+		.nofile = sb->limits[VZ_LIMIT_OPEN_FILES], .init = vz_guest_init_start,
+		.init_len = (size_t)(vz_guest_init_end - vz_guest_init_start),
+	};
+	int64_t cpu = sb->limits[VZ_LIMIT_CPU];
+	vz_autofree struct kvm_cpuid2 *cpuid = NULL;
+	int rc, mmap_size;
+
+	plan->kimg = &priv->kimg;
+	plan->host = vz_kvm_host_detect();
+	plan->ram_size = sb->limits[VZ_LIMIT_MEMORY] ? (uint64_t)sb->limits[VZ_LIMIT_MEMORY]
+						     : VZ_VM_DEFAULT_RAM;
+	plan->ram_size &= ~(uint64_t)0xfffff; /* whole MiB */
+	if (plan->ram_size < VZ_VM_MIN_RAM)
+		return vz_err_set(VZ_EINVAL, 0, "vm: memory limit %llu MiB is below the %llu MiB a "
+				  "guest kernel needs", (unsigned long long)(plan->ram_size / MIB),
+				  (unsigned long long)(VZ_VM_MIN_RAM / MIB));
+	plan->nvcpus = cpu ? (int)((cpu + 999) / 1000) : 1;
+	if (plan->nvcpus > VZ_VM_MAX_VCPUS)
+		plan->nvcpus = VZ_VM_MAX_VCPUS;
+	plan->console_fd = -1;
+	plan->out_fd = stream_fd(sb, 1);
+	plan->err_fd = stream_fd(sb, 2);
+	plan->in_fd = stream_fd(sb, 0);
+	for (int i = 0; i < 3; i++)
+		spec.stdio_tty[i] = stream_fd(sb, i) >= 0;
+	if ((rc = build_cmdline(plan, sb->cfg)) || (rc = open_kvm(&plan->kvm_fd)))
+		return rc;
+	mmap_size = ioctl(plan->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	cpuid = vz_calloc(1, sizeof(*cpuid) + CPUID_CAP * sizeof(cpuid->entries[0]));
+	if (mmap_size <= 0 || !cpuid) {
+		rc = cpuid ? vz_err_sys(VZ_ERROR, "KVM_GET_VCPU_MMAP_SIZE") : VZ_ENOMEM;
+		goto out;
+	}
+	plan->vcpu_mmap_size = (size_t)mmap_size;
+	if ((rc = vz_x86_cpuid_fetch(plan->kvm_fd, cpuid, CPUID_CAP)) < 0) {
+		errno = -rc;
+		rc = vz_err_sys(VZ_ERROR, "KVM_GET_SUPPORTED_CPUID");
+		goto out;
+	}
+	vz_x86_cpuid_filter(cpuid, plan->host);
+	plan->cpuid = cpuid;
+	/* The archive is unpacked next to itself in guest RAM: allow it half, minus the
+	 * kernel's share. */
+	cpio.ram = plan->ram_size;
+	cpio.max = (size_t)(plan->ram_size / 2 > 48 * MIB ? plan->ram_size / 2 - 32 * MIB : 16 * MIB);
+	if ((rc = vz_initramfs_build(&cpio, &spec)))
+		goto out;
+	if (!vz_x86_initrd_addr(plan->kimg, plan->ram_size < VZ_MMIO_HOLE_START ? plan->ram_size
+										: VZ_MMIO_HOLE_START,
+				cpio.len)) {
+		rc = vz_err_set(VZ_EINVAL, 0, "vm: the kernel and a %zu MiB initramfs do not fit in "
+				"%llu MiB of guest RAM (raise the memory limit)", cpio.len >> 20,
+				(unsigned long long)(plan->ram_size / MIB));
+		goto out;
+	}
+	plan->initrd = cpio.buf;
+	plan->initrd_len = cpio.len;
+	plan->initrd_map_len = cpio.cap;
+	vz_sandbox_add_phase(sb, "plan", vz_now_ns());
+	rc = vz_proc_spawn(&sb->proc, sb, 0,
+			   sb->cgroup && sb->cgroup->version == 2 ? sb->cgroup->dirfd : -1, kvm_child,
+			   plan);
+out:
+	vz_cpio_release(&cpio);
+	vz_close(&plan->kvm_fd);
+	return rc;
+}
+
+const struct vz_backend_ops vz_kvm_backend = {
+	.id = VZ_BACKEND_VM,
+	.name = "vm",
+	.probe = kvm_probe,
+	.validate = kvm_validate,
+	.cgroup_limits = kvm_cgroup_limits,
+	.start = kvm_start,
+	.destroy = kvm_destroy,
+};

@@ -1,0 +1,536 @@
+/* SPDX-License-Identifier: MIT */
+/* The VMM's run time, in the supervised child [kvmtool kvm-cpu.c; Firecracker vstate]:
+ * create the VM and its vCPUs, load the guest, run one bare thread per vCPU, and end
+ * the process as soon as the guest reports its workload's end, resets, or faults. The
+ * main thread relays stdin and forwarded signals and watches the lifeline.
+ *
+ * Nothing here allocates from libc (see sys.h). Reports to the host go over the same
+ * channels as the container backend's: phase marks and set-up errors on the sync pipe
+ * until the workload runs (READY), the final outcome on the status socket. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <time.h>
+
+#include <vz/error.h>
+#include <vz/sandbox.h>
+
+#include "common/ipc.h"
+#include "kvm/guest/job.h"
+#include "kvm/vmm.h"
+
+#define COM1 0x3f8
+#define COM2 0x2f8
+#define COM3 0x3e8
+#define COM4 0x2e8
+
+struct vz_vmm {
+	struct vz_vm vm;
+	const struct vz_kvm_plan *plan;
+	struct vz_uart uart[4]; /* stdout+stdin, stderr, kernel console, control */
+	struct vz_status_dev status;
+	char console_ring[VZ_UART_RING];
+	int sync_fd, status_fd;
+	volatile int ready;  /* the workload runs; sync_fd is closed */
+	volatile int ending; /* first ender wins */
+};
+
+static struct vz_vmm *g_vmm; /* this process's only VMM (the child is single-purpose) */
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	vz_rsys(SYS_clock_gettime, CLOCK_MONOTONIC, &ts, 0);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- reports, with bare system calls (any thread) ---- */
+
+static void send_msg(int fd, const struct vz_ipc_msg *m)
+{
+	if (fd >= 0)
+		while (vz_r_write(fd, m, sizeof(*m)) == -EINTR)
+			;
+}
+
+static void send_phase(struct vz_vmm *v, const char *name)
+{
+	struct vz_ipc_msg m = { .type = VZ_IPC_PHASE, .t_ns = now_ns() };
+	if (v->ready)
+		return;
+	vz_strlcat(m.name, name, sizeof(m.name));
+	send_msg(v->sync_fd, &m);
+}
+
+static void send_error(struct vz_vmm *v, int code, int err, const char *a, const char *b)
+{
+	struct vz_ipc_msg m = { .type = VZ_IPC_ERROR, .code = code, .os_errno = err };
+	vz_strlcat(m.text, a, sizeof(m.text));
+	if (b)
+		vz_strlcat(m.text, b, sizeof(m.text));
+	send_msg(v->sync_fd, &m);
+}
+
+/* The tail of the kernel console, from "Kernel panic" if there is one. */
+static void console_tail(struct vz_vmm *v, char *out, size_t len)
+{
+	struct vz_uart *c = &v->uart[2];
+	uint64_t n = c->ring_pos < VZ_UART_RING ? c->ring_pos : VZ_UART_RING;
+	uint64_t start = c->ring_pos - n;
+	char buf[VZ_UART_RING + 1];
+	char *p;
+
+	for (uint64_t i = 0; i < n; i++)
+		buf[i] = v->console_ring[(start + i) % VZ_UART_RING];
+	buf[n] = '\0';
+	p = strstr(buf, "Kernel panic");
+	if (!p) {
+		size_t keep = len > 1 ? len - 1 : 0;
+		p = n > keep ? buf + n - keep : buf;
+	}
+	out[0] = '\0';
+	vz_strlcat(out, p, len);
+	/* One line is easier to read in an error message. */
+	for (char *q = out; *q; q++)
+		if (*q == '\r' || *q == '\n')
+			*q = ' ';
+}
+
+void vz_vm_end(struct vz_vm *vm, enum vz_vm_end why, const char *text)
+{
+	struct vz_vmm *v = (struct vz_vmm *)vm;
+	struct vz_ipc_msg m = { .type = VZ_IPC_EXIT, .value1 = VZ_REASON_CRASHED };
+	char tail[320];
+
+	if (__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL))
+		for (;;) /* another vCPU is ending the VM: it calls exit_group */
+			vz_rsys(SYS_pause, 0, 0, 0);
+	for (int i = 0; i < 4; i++)
+		vz_uart_flush(&v->uart[i]);
+	console_tail(v, tail, sizeof(tail));
+	if (!v->ready) {
+		char msg[sizeof(m.text)] = "";
+		if (why != VZ_VM_END_ERROR)
+			vz_strlcat(msg, "the guest failed while booting: ", sizeof(msg));
+		vz_strlcat(msg, text, sizeof(msg));
+		if (tail[0] && why != VZ_VM_END_ERROR) {
+			vz_strlcat(msg, "; console: ", sizeof(msg));
+			vz_strlcat(msg, tail, sizeof(msg));
+		}
+		send_error(v, why == VZ_VM_END_ERROR ? VZ_ERROR : VZ_EGUEST, 0, msg, NULL);
+	} else {
+		vz_strlcat(m.text, text, sizeof(m.text));
+		if (tail[0] && why != VZ_VM_END_ERROR) {
+			vz_strlcat(m.text, ": ", sizeof(m.text));
+			vz_strlcat(m.text, tail, sizeof(m.text));
+		}
+		send_msg(v->status_fd, &m);
+	}
+	vz_r_exit_group(why == VZ_VM_END_ERROR ? 126 : 0);
+}
+
+/* Status device commands from the guest init (vCPU thread). */
+static void on_status(struct vz_vm *vm, int cmd, int32_t v1, int32_t v2, const char *text)
+{
+	struct vz_vmm *v = (struct vz_vmm *)vm;
+	struct vz_ipc_msg m = { 0 };
+
+	switch (cmd) {
+	case VZ_STATUS_BOOTED:
+		send_phase(v, "boot");
+		break;
+	case VZ_STATUS_EXEC:
+		if (v->ready)
+			break;
+		send_phase(v, "init");
+		m.type = VZ_IPC_READY;
+		send_msg(v->sync_fd, &m);
+		v->ready = 1;
+		vz_r_close(v->sync_fd);
+		v->sync_fd = -1;
+		break;
+	case VZ_STATUS_ERROR:
+		if (__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL))
+			break;
+		if (v->ready) { /* too late for an error: report it as the sandbox's end */
+			m.type = VZ_IPC_EXIT;
+			m.value1 = VZ_REASON_CRASHED;
+			vz_strlcat(m.text, text, sizeof(m.text));
+			send_msg(v->status_fd, &m);
+		} else {
+			send_error(v, v1 < 0 && v1 >= VZ_ECHILD ? v1 : VZ_ECHILD, 0, text, NULL);
+		}
+		vz_r_exit_group(0);
+		break;
+	case VZ_STATUS_EXIT:
+		if (__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL))
+			break;
+		for (int i = 0; i < 4; i++)
+			vz_uart_flush(&v->uart[i]);
+		m.type = VZ_IPC_EXIT;
+		m.value1 = v1 == VZ_REASON_EXITED || v1 == VZ_REASON_SIGNALED ||
+				   v1 == VZ_REASON_OUT_OF_MEMORY ? v1 : VZ_REASON_CRASHED;
+		m.value2 = v2 >= 0 && v2 < 256 ? v2 : 255;
+		vz_strlcat(m.text, text, sizeof(m.text));
+		send_msg(v->status_fd, &m);
+		vz_r_exit_group(0);
+		break;
+	default:
+		break; /* unknown commands from the guest are ignored */
+	}
+}
+
+/* ---- vCPU threads ---- */
+
+static void handle_io(struct vz_vcpu *c)
+{
+	struct kvm_run *r = c->run;
+	uint64_t off = r->io.data_offset;
+	uint32_t size = r->io.size, count = r->io.count;
+
+	/* KVM fills these, but the run page is shared memory: check before use. */
+	if (size == 0 || size > 8 || off > c->run_size || (uint64_t)size * count > c->run_size - off)
+		return;
+	for (uint32_t i = 0; i < count; i++)
+		vz_bus_access(&c->vm->pio, c, r->io.port, (uint8_t *)r + off + (uint64_t)i * size, size,
+			      r->io.direction == KVM_EXIT_IO_OUT);
+}
+
+static void hex(char *out, size_t len, const char *label, uint64_t v, int digits)
+{
+	char b[24];
+	int n = 0;
+	vz_strlcat(out, label, len);
+	for (int i = digits - 1; i >= 0; i--)
+		b[n++] = "0123456789abcdef"[(v >> (i * 4)) & 0xf];
+	b[n] = '\0';
+	vz_strlcat(out, b, len);
+}
+
+/* Finish, in the VMM, what the host's instruction emulator refuses (kvm_pvm emulates
+ * guest kernel mode and fails on a few instructions, DESIGN.md section 4). Returns true
+ * if the guest can go on. Only instructions whose effect the VMM can give exactly:
+ *   fwait (9b): waits for pending x87 exceptions; Linux runs it in kernel mode only to
+ *     discard a task's delayed ones at exec (fpu__drop), so completing it means
+ *     stepping over it;
+ *   int3 (cc): raise #BP as the CPU would, with the return address after it. */
+static bool complete_emulation(struct vz_vcpu *c)
+{
+	struct kvm_run *r = c->run;
+	struct kvm_regs regs;
+	uint8_t op;
+
+	if (r->internal.suberror != KVM_INTERNAL_ERROR_EMULATION ||
+	    !(r->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) ||
+	    r->emulation_failure.insn_size < 1 || vz_r_ioctl(c->fd, KVM_GET_REGS, &regs) < 0)
+		return false;
+	op = r->emulation_failure.insn_bytes[0];
+	if (op == 0x9b) {
+		regs.rip += 1;
+		return vz_r_ioctl(c->fd, KVM_SET_REGS, &regs) == 0;
+	}
+	if (op == 0xcc) {
+		struct kvm_vcpu_events ev;
+		if (vz_r_ioctl(c->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
+			return false;
+		regs.rip += 1;
+		ev.exception.injected = 1;
+		ev.exception.nr = 3; /* #BP */
+		ev.exception.has_error_code = 0;
+		ev.flags = 0;
+		return vz_r_ioctl(c->fd, KVM_SET_REGS, &regs) == 0 &&
+		       vz_r_ioctl(c->fd, KVM_SET_VCPU_EVENTS, &ev) == 0;
+	}
+	return false;
+}
+
+/* KVM gave up on the guest: say where, so a guest kernel problem can be traced. */
+static void internal_error(struct vz_vcpu *c)
+{
+	struct kvm_run *r = c->run;
+	struct kvm_regs regs;
+	char text[256] = "";
+
+	vz_strlcat(text, r->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+				 ? "KVM could not emulate a guest instruction"
+				 : "KVM internal error", sizeof(text));
+	if (vz_r_ioctl(c->fd, KVM_GET_REGS, &regs) == 0)
+		hex(text, sizeof(text), " at rip 0x", regs.rip, 16);
+	if (r->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+	    (r->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES)) {
+		vz_strlcat(text, ", bytes", sizeof(text));
+		for (unsigned i = 0; i < r->emulation_failure.insn_size && i < 15; i++)
+			hex(text, sizeof(text), " ", r->emulation_failure.insn_bytes[i], 2);
+	}
+	vz_vm_end(c->vm, VZ_VM_END_SHUTDOWN, text);
+}
+
+static void vcpu_loop(void *arg)
+{
+	struct vz_vcpu *c = arg;
+	struct vz_vm *vm = c->vm;
+
+	for (;;) {
+		long rc = vz_r_ioctl_val(c->fd, KVM_RUN, 0);
+		struct kvm_run *r = c->run;
+
+		if (rc < 0) {
+			if (rc == -EINTR || rc == -EAGAIN)
+				continue;
+			vz_vm_end(vm, VZ_VM_END_ERROR, "KVM_RUN failed");
+		}
+		switch (r->exit_reason) {
+		case KVM_EXIT_IO:
+			handle_io(c);
+			break;
+		case KVM_EXIT_MMIO:
+			if (r->mmio.len <= 8)
+				vz_bus_access(&vm->mmio, c, r->mmio.phys_addr, r->mmio.data, r->mmio.len,
+					      r->mmio.is_write);
+			break;
+		case KVM_EXIT_INTR:
+			break;
+		case KVM_EXIT_SHUTDOWN:
+			vz_vm_end(vm, VZ_VM_END_SHUTDOWN, "the guest stopped with a triple fault");
+			break;
+		case KVM_EXIT_SYSTEM_EVENT:
+			vz_vm_end(vm, VZ_VM_END_RESET, "the guest reset the machine");
+			break;
+		case KVM_EXIT_HLT:
+			vz_vm_end(vm, VZ_VM_END_SHUTDOWN, "the guest halted");
+			break;
+		case KVM_EXIT_INTERNAL_ERROR:
+			if (!complete_emulation(c))
+				internal_error(c);
+			break;
+		case KVM_EXIT_FAIL_ENTRY:
+			vz_vm_end(vm, VZ_VM_END_ERROR, "KVM could not enter the guest (bad vCPU state)");
+			break;
+		default:
+			vz_vm_end(vm, VZ_VM_END_SHUTDOWN, "unexpected KVM exit");
+			break;
+		}
+	}
+}
+
+/* ---- set-up ---- */
+
+static int fail(struct vz_vmm *v, long err, const char *what)
+{
+	send_error(v, VZ_ERROR, (int)-err, what, NULL);
+	return 126;
+}
+
+static int create_vm(struct vz_vmm *v)
+{
+	const struct vz_kvm_plan *p = v->plan;
+	struct vz_vm *vm = &v->vm;
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	uint64_t idmap = 0xfffbc000;
+	long r;
+
+	vm->kvm_fd = p->kvm_fd;
+	vm->host = p->host;
+	vm->ram_size = p->ram_size;
+	vm->low_size = p->ram_size < VZ_MMIO_HOLE_START ? p->ram_size : VZ_MMIO_HOLE_START;
+	vm->high_size = p->ram_size - vm->low_size;
+	if ((r = vz_r_ioctl_val(p->kvm_fd, KVM_CREATE_VM, 0)) < 0)
+		return fail(v, r, "KVM_CREATE_VM");
+	vm->vm_fd = (int)r;
+	/* Only VMX needs these two pages; elsewhere the calls may be refused harmlessly. */
+	r = vz_r_ioctl_val(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000);
+	if (r < 0 && p->host == VZ_KVM_HOST_VMX)
+		return fail(v, r, "KVM_SET_TSS_ADDR");
+	r = vz_r_ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &idmap);
+	if (r < 0 && p->host == VZ_KVM_HOST_VMX)
+		return fail(v, r, "KVM_SET_IDENTITY_MAP_ADDR");
+	if ((r = vz_r_ioctl_val(vm->vm_fd, KVM_CREATE_IRQCHIP, 0)) < 0)
+		return fail(v, r, "KVM_CREATE_IRQCHIP");
+	if ((r = vz_r_ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit)) < 0)
+		return fail(v, r, "KVM_CREATE_PIT2");
+	/* Guest RAM: reserved, not committed; pages appear as the guest touches them. */
+	vm->ram = vz_r_mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vz_r_mmap_failed(vm->ram))
+		return fail(v, (long)vm->ram, "mmap guest RAM");
+	struct kvm_userspace_memory_region low = { .slot = 0, .guest_phys_addr = 0,
+						   .memory_size = vm->low_size,
+						   .userspace_addr = (uint64_t)(uintptr_t)vm->ram };
+	if ((r = vz_r_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &low)) < 0)
+		return fail(v, r, "KVM_SET_USER_MEMORY_REGION");
+	if (vm->high_size) {
+		struct kvm_userspace_memory_region high = {
+			.slot = 1, .guest_phys_addr = VZ_HIGH_RAM_START, .memory_size = vm->high_size,
+			.userspace_addr = (uint64_t)(uintptr_t)(vm->ram + vm->low_size) };
+		if ((r = vz_r_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &high)) < 0)
+			return fail(v, r, "KVM_SET_USER_MEMORY_REGION (above 4 GiB)");
+	}
+	return 0;
+}
+
+static int create_vcpus(struct vz_vmm *v)
+{
+	const struct vz_kvm_plan *p = v->plan;
+	struct vz_vm *vm = &v->vm;
+	size_t csize = sizeof(struct kvm_cpuid2) + p->cpuid->nent * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *cpuid = vz_r_mmap(NULL, csize, PROT_READ | PROT_WRITE,
+					     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long r;
+
+	if (vz_r_mmap_failed(cpuid))
+		return fail(v, (long)cpuid, "mmap");
+	vm->nvcpus = p->nvcpus;
+	for (int i = 0; i < p->nvcpus; i++) {
+		struct vz_vcpu *c = &vm->vcpus[i];
+		c->vm = vm;
+		c->id = i;
+		if ((r = vz_r_ioctl_val(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i)) < 0)
+			return fail(v, r, "KVM_CREATE_VCPU");
+		c->fd = (int)r;
+		c->run_size = p->vcpu_mmap_size;
+		c->run = vz_r_mmap(NULL, c->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+		if (vz_r_mmap_failed(c->run))
+			return fail(v, (long)c->run, "mmap vCPU run area");
+		vz_x86_cpuid_for_vcpu(cpuid, p->cpuid, i);
+		if ((r = vz_r_ioctl(c->fd, KVM_SET_CPUID2, cpuid)) < 0)
+			return fail(v, r, "KVM_SET_CPUID2");
+		c->stack = vz_r_mmap(NULL, VZ_VCPU_STACK, PROT_READ | PROT_WRITE,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (vz_r_mmap_failed(c->stack))
+			return fail(v, (long)c->stack, "mmap vCPU stack");
+	}
+	vz_r_munmap(cpuid, csize);
+	return 0;
+}
+
+static int create_devices(struct vz_vmm *v)
+{
+	const struct vz_kvm_plan *p = v->plan;
+	struct vz_vm *vm = &v->vm;
+
+	if (vz_uart_init(&v->uart[0], vm, COM1, 4, p->out_fd, NULL) ||
+	    vz_uart_init(&v->uart[1], vm, COM2, 3, p->err_fd, NULL) ||
+	    vz_uart_init(&v->uart[2], vm, COM3, 4, p->console_fd, v->console_ring) ||
+	    vz_uart_init(&v->uart[3], vm, COM4, 3, -1, NULL) || vz_status_init(&v->status, vm) ||
+	    vz_i8042_init(vm))
+		return fail(v, -EINVAL, "set up devices");
+	v->status.cmd = on_status;
+	return 0;
+}
+
+/* ---- the main thread: stdin, signals, lifeline ---- */
+
+static void push_all(struct vz_uart *u, const uint8_t *b, uint32_t n)
+{
+	while (n) {
+		uint32_t k = vz_uart_push(u, b, n);
+		b += k;
+		n -= k;
+		if (n) {
+			struct timespec ts = { 0, 1000000 };
+			vz_rsys(SYS_nanosleep, &ts, 0, 0);
+		}
+	}
+}
+
+static void main_loop(struct vz_vmm *v, int sig_fd)
+{
+	int in_fd = v->plan->in_fd;
+	int rx_efd = (int)vz_rsys(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK, 0);
+
+	v->uart[0].rx_efd = rx_efd;
+	for (;;) {
+		uint32_t room = in_fd >= 0 ? vz_uart_room(&v->uart[0]) : 0;
+		struct pollfd pf[4] = {
+			{ .fd = v->status_fd, .events = 0 }, /* POLLHUP: the host process is gone */
+			{ .fd = sig_fd, .events = POLLIN },
+			{ .fd = room >= 64 ? in_fd : -1, .events = POLLIN },
+			{ .fd = rx_efd, .events = POLLIN },
+		};
+		if (poll(pf, 4, -1) < 0)
+			continue;
+		if (pf[0].revents & (POLLHUP | POLLERR))
+			vz_r_exit_group(125);
+		if (pf[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (vz_r_read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+				uint8_t rec[2] = { VZ_CTL_SIGNAL, (uint8_t)si.ssi_signo };
+				if (si.ssi_signo == SIGCHLD || si.ssi_signo == SIGPIPE ||
+				    si.ssi_signo == SIGWINCH || si.ssi_signo == SIGURG)
+					continue;
+				push_all(&v->uart[3], rec, 2);
+			}
+		}
+		if (pf[3].revents & POLLIN) {
+			uint64_t x;
+			vz_r_read(rx_efd, &x, sizeof(x));
+		}
+		if (pf[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+			uint8_t in[2048], out[4096];
+			uint32_t k = 0;
+			long n = vz_r_read(in_fd, in, room / 2 < sizeof(in) ? room / 2 : sizeof(in));
+			if (n == -EINTR || n == -EAGAIN)
+				continue;
+			if (n <= 0) { /* end of input (or an error, treated alike) */
+				out[k++] = VZ_STDIN_ESC;
+				out[k++] = VZ_STDIN_ESC_EOF;
+				in_fd = -1;
+			}
+			for (long i = 0; i < n; i++) {
+				out[k++] = in[i];
+				if (in[i] == VZ_STDIN_ESC)
+					out[k++] = VZ_STDIN_ESC_FF;
+			}
+			push_all(&v->uart[0], out, k);
+		}
+	}
+}
+
+int vz_vmm_main(const struct vz_child_chan *ch, void *arg)
+{
+	const struct vz_kvm_plan *p = arg;
+	struct vz_vmm *v;
+	struct vz_boot boot = { .kimg = p->kimg, .initrd = p->initrd, .initrd_len = p->initrd_len,
+				.cmdline = p->cmdline };
+	const char *why = NULL;
+	uint64_t all = ~0ull;
+	int sig_fd, rc;
+
+	v = vz_r_mmap(NULL, sizeof(*v), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (vz_r_mmap_failed(v)) {
+		vz_ipc_error(ch->sync_fd, VZ_ENOMEM, ENOMEM, "VMM: mmap", NULL, NULL);
+		return 126;
+	}
+	g_vmm = v;
+	v->plan = p;
+	v->sync_fd = ch->sync_fd;
+	v->status_fd = ch->status_fd;
+	/* Every signal arrives through signalfd on the main thread, to be forwarded to the
+	 * workload; vCPU threads inherit the mask. SIGKILL still ends the VMM at once. */
+	vz_rsys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, 8, 0, 0);
+	sig_fd = (int)vz_rsys6(SYS_signalfd4, -1, (long)&all, 8, SFD_CLOEXEC | SFD_NONBLOCK, 0, 0);
+	if (sig_fd < 0)
+		return fail(v, sig_fd, "signalfd");
+	if ((rc = create_vm(v)) || (rc = create_vcpus(v)) || (rc = create_devices(v)))
+		return rc;
+	send_phase(v, "kvm");
+	if (vz_x86_boot_setup(&v->vm, &boot, &why) < 0) {
+		send_error(v, VZ_EINVAL, 0, why, NULL);
+		return 126;
+	}
+	/* The host's copy of the initramfs is not needed here any more. */
+	vz_r_munmap((void *)p->initrd, p->initrd_map_len);
+	send_phase(v, "load");
+	for (int i = 0; i < v->vm.nvcpus; i++) {
+		struct vz_vcpu *c = &v->vm.vcpus[i];
+		long r = vz_thread_spawn((char *)c->stack + VZ_VCPU_STACK, &c->tid, vcpu_loop, c);
+		if (r < 0)
+			return fail(v, r, "start vCPU thread");
+	}
+	main_loop(v, sig_fd);
+	return 0;
+}
