@@ -39,13 +39,39 @@ static int high_socketpair(int s[2])
 
 /* Read the child's sync pipe until EOF: phase marks, then either an error or the EOF
  * that close-on-exec produces when the workload has been executed. */
-static int read_sync(int fd, struct vz_sandbox *sb)
+/* The wall-time limit runs from vz_sandbox_start(): a start that outlives it (a VM
+ * still booting) is ended here, and the result says timed out. */
+static void wait_readable(int fd, struct vz_sandbox *sb, int pidfd)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		uint64_t now = vz_now_ns();
+		int ms = -1;
+
+		if (sb && sb->deadline_ns && !sb->timed_out) {
+			if (now >= sb->deadline_ns) {
+				pthread_mutex_lock(&sb->lock);
+				sb->timed_out = true;
+				vz_sys_pidfd_send_signal(pidfd, SIGKILL);
+				pthread_mutex_unlock(&sb->lock);
+				continue;
+			}
+			ms = (int)((sb->deadline_ns - now + 999999) / 1000000);
+		}
+		if (poll(&pfd, 1, ms) != 0)
+			return; /* readable, hung up, or an error the read will report */
+	}
+}
+
+static int read_sync(int fd, struct vz_sandbox *sb, int pidfd)
 {
 	struct vz_ipc_msg m;
 	char ebuf[128];
 
 	for (;;) {
-		ssize_t n = vz_read_full(fd, &m, sizeof(m));
+		ssize_t n;
+		wait_readable(fd, sb, pidfd);
+		n = vz_read_full(fd, &m, sizeof(m));
 		if (n < 0)
 			return vz_err_sys(VZ_ERROR, "read from sandbox child");
 		if (n == 0)
@@ -124,12 +150,23 @@ int vz_proc_spawn(struct vz_proc *p, struct vz_sandbox *sb, uint64_t flags, int 
 	}
 	vz_close(&sync[1]);
 	vz_close(&status[1]);
+	/* Published under the sandbox's lock: vz_sandbox_kill() may run in another thread
+	 * while start waits here (e.g. to stop a VM that is still booting). */
+	if (sb)
+		pthread_mutex_lock(&sb->lock);
 	p->pid = pid;
 	p->pidfd = pidfd;
 	p->status_fd = vz_steal_fd(&status[0]);
-	rc = read_sync(sync[0], sb);
-	if (rc)
+	if (sb)
+		pthread_mutex_unlock(&sb->lock);
+	rc = read_sync(sync[0], sb, pidfd);
+	if (rc) {
+		if (sb)
+			pthread_mutex_lock(&sb->lock);
 		vz_proc_reap_forced(p);
+		if (sb)
+			pthread_mutex_unlock(&sb->lock);
+	}
 out:
 	vz_close(&sync[0]);
 	vz_close(&sync[1]);

@@ -356,6 +356,9 @@ int vz_sandbox_kill(vz_sandbox *sb, int sig)
 	if (sb->state != VZ_SB_RUNNING) {
 		rc = vz_err_set(VZ_ESTATE, 0, "vz_sandbox_kill: sandbox is %s",
 				sb->state == VZ_SB_CREATED ? "not started" : "not running");
+	} else if (sb->proc.pidfd < 0) {
+		rc = vz_err_set(VZ_ESTATE, 0, "vz_sandbox_kill: sandbox is still being set up; "
+				"retry");
 	} else if (vz_sys_pidfd_send_signal(sb->proc.pidfd, sig) < 0) {
 		rc = errno == ESRCH ? vz_err_set(VZ_ESTATE, ESRCH, "vz_sandbox_kill: sandbox has ended")
 				    : vz_err_sys(VZ_ERROR, "vz_sandbox_kill: signal %d", sig);
