@@ -97,7 +97,7 @@ static int run_argv(const struct opts *o, int argc, const char *const *argv, str
 		goto out;
 	if ((o && o->memory && (rc = vz_sandbox_limit(sb, VZ_LIMIT_MEMORY, o->memory))) ||
 	    (o && o->pids && (rc = vz_sandbox_limit(sb, VZ_LIMIT_PIDS, o->pids))) ||
-	    (rc = vz_sandbox_limit(sb, VZ_LIMIT_WALL_TIME, o && o->wall_ms ? o->wall_ms : 60000)) ||
+	    (rc = vz_sandbox_limit(sb, VZ_LIMIT_WALL_TIME, o && o->wall_ms ? o->wall_ms : 120000)) ||
 	    (rc = vz_sandbox_start(sb)))
 		goto out;
 	if (o && o->input) {
@@ -290,6 +290,13 @@ static void t_binds(void)
 	CHECK_STR(r.out, "hi\n");
 	o.bind_flags = VZ_BIND_RW;
 	run_sh(&o, "echo inside > /data/new", &r);
+	if (cur == VZ_BACKEND_VM && r.rc == VZ_ENOTSUP) {
+		/* Read-only binds work (copied in); writes through to the host need a
+		 * shared file system the VM backend does not have yet. */
+		vz_test_skip(NULL, "vm: read-write binds: %s", vz_error_last()->message);
+		rm_rf(dir);
+		return;
+	}
 	EXPECT_EXIT(r, 0);
 	snprintf(path, sizeof(path), "%s/new", dir);
 	CHECK(stat(path, &st) == 0 && st.st_size == 7);
@@ -301,7 +308,9 @@ static void t_memory_limit_oom(void)
 	if (!need_cgroups())
 		return;
 	struct run r;
-	struct opts o = { .uid = -1, .memory = 32 << 20, .wall_ms = 60000 };
+	/* A VM's memory limit is its RAM, and a guest kernel needs some for itself. */
+	struct opts o = { .uid = -1, .memory = cur == VZ_BACKEND_VM ? 96 << 20 : 32 << 20,
+			  .wall_ms = 120000 };
 	const char *argv[] = { "tail", "/dev/zero" };
 	run_argv(&o, 2, argv, &r);
 	CHECK_INT(r.rc, ==, 0);
@@ -315,7 +324,8 @@ static void t_pids_limit_fork_bomb(void)
 	if (!need_cgroups())
 		return;
 	struct run r;
-	struct opts o = { .uid = -1, .pids = 16, .wall_ms = 3000 };
+	/* A VM first boots: its wall time must cover that (tens of seconds on kvm_pvm). */
+	struct opts o = { .uid = -1, .pids = 16, .wall_ms = cur == VZ_BACKEND_VM ? 120000 : 3000 };
 	/* Many more children than the limit allows; count the ones that started. */
 	run_sh(&o, "n=0; for i in $(seq 40); do sleep 2 & [ $? = 0 ] && n=$((n+1)); done 2>/dev/null;"
 		   " echo $n; ls /proc | grep -c '^[0-9]'", &r);
@@ -352,7 +362,7 @@ static void kill_case(int sig)
 	CHECK_OK(vz_config_set_rootfs(cfg, VZ_TEST_ROOTFS));
 	CHECK_OK(vz_config_set_argv(cfg, 2, argv));
 	CHECK_OK(vz_sandbox_create(&sb, cur, cfg));
-	CHECK_OK(vz_sandbox_limit(sb, VZ_LIMIT_WALL_TIME, 60000));
+	CHECK_OK(vz_sandbox_limit(sb, VZ_LIMIT_WALL_TIME, 120000));
 	CHECK_OK(vz_sandbox_start(sb));
 	CHECK_INT(vz_sandbox_wait(sb, 0, &res), ==, VZ_ETIMEDOUT);
 	CHECK_OK(vz_sandbox_kill(sb, sig));
@@ -383,7 +393,9 @@ static void t_host_invisible(void)
 		 "ls /sys/class/net | tr '\\n' ' '; echo", (int)getpid());
 	run_sh(NULL, script, &r);
 	EXPECT_EXIT(r, 0);
-	CHECK_MSG(atoi(r.out) <= 5, "%d processes visible: %s", atoi(r.out), r.out);
+	/* A VM's /proc lists its own kernel's threads too; none of the host's. */
+	CHECK_MSG(atoi(r.out) <= (cur == VZ_BACKEND_VM ? 60 : 5), "%d processes visible: %s",
+		  atoi(r.out), r.out);
 	CHECK(strstr(r.out, "host-pid-visible") == NULL);
 	CHECK_MSG(strstr(r.out, "\nlo \n") != NULL, "interfaces: %s", r.out);
 }
@@ -545,6 +557,11 @@ static void t_concurrent_100(void)
 {
 	if (!need_cgroups())
 		return;
+	if (cur == VZ_BACKEND_VM) {
+		vz_test_skip(NULL, "vm: 100 guests need 100 x guest RAM and boot; tests/vm.c runs "
+			     "ten VMs at once instead");
+		return;
+	}
 	pthread_t th[NTHREADS];
 	int bad = 0;
 	for (int t = 0; t < NTHREADS; t++)
