@@ -62,23 +62,34 @@ static void tx_byte(struct vz_uart *u, uint8_t c)
 		tx_flush(u);
 }
 
-/* Recompute the interrupt identification and drive the IRQ line (level). */
-static void update_irq(struct vz_uart *u)
+static void irq_line(struct vz_uart *u, int level)
+{
+	struct kvm_irq_level l = { .irq = (uint32_t)u->irq, .level = (uint32_t)level };
+	vz_r_ioctl(u->vm->vm_fd, KVM_IRQ_LINE, &l);
+	u->irq_level = level;
+}
+
+/* Recompute the interrupt identification and drive the IRQ line. ISA interrupts are
+ * edge-triggered: a new event while the line is already high (more data, THR empty
+ * again) must lower and raise it, or the guest never hears of it. */
+static void update_irq(struct vz_uart *u, bool event)
 {
 	uint8_t iir = UART_IIR_NONE;
-	int level;
 
 	if ((u->ier & UART_IER_RDI) && rx_count(u))
 		iir = UART_IIR_RDI;
 	else if ((u->ier & UART_IER_THRI) && u->thri_pending)
 		iir = UART_IIR_THRI;
 	u->iir = iir;
-	level = iir != UART_IIR_NONE;
-	if (level != u->irq_level) {
-		struct kvm_irq_level l = { .irq = u->irq, .level = (uint32_t)level };
-		vz_r_ioctl(u->vm->vm_fd, KVM_IRQ_LINE, &l);
-		u->irq_level = level;
+	if (iir == UART_IIR_NONE) {
+		if (u->irq_level)
+			irq_line(u, 0);
+		return;
 	}
+	if (u->irq_level && event)
+		irq_line(u, 0);
+	if (!u->irq_level)
+		irq_line(u, 1);
 }
 
 static uint8_t uart_read(struct vz_uart *u, uint64_t off)
@@ -120,7 +131,7 @@ static uint8_t uart_read(struct vz_uart *u, uint64_t off)
 	case 7:
 		return u->scr;
 	}
-	update_irq(u);
+	update_irq(u, false);
 	return v;
 }
 
@@ -169,7 +180,7 @@ static void uart_write(struct vz_uart *u, uint64_t off, uint8_t v)
 	default:
 		return;
 	}
-	update_irq(u);
+	update_irq(u, true);
 }
 
 static void uart_io(struct vz_dev *dev, struct vz_vcpu *cpu, uint64_t off, uint8_t *data,
@@ -217,7 +228,7 @@ uint32_t vz_uart_push(struct vz_uart *u, const uint8_t *buf, uint32_t len)
 		u->rx_tail++;
 	}
 	if (n)
-		update_irq(u);
+		update_irq(u, true);
 	vz_spin_unlock(&u->lock);
 	return n;
 }
