@@ -108,7 +108,7 @@ if build build-asan -DCMAKE_BUILD_TYPE=Debug -DVZ_SANITIZE=address,undefined -DV
 	step "[4/5] ctest ./build-asan"
 	# The VM conformance rows boot a guest each (tens of seconds on kvm_pvm): the
 	# sanitizers see the VMM through tests/vm.c, which boots guests too.
-	ctest_args="-E ^conformance_vm$" run_ctest build-asan \
+	ctest_args="-E ^conformance_vm$ -LE kvm_testbed" run_ctest build-asan \
 		"ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}" \
 		"UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 else

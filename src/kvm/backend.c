@@ -12,6 +12,7 @@
 #include "common/cgroup.h"
 #include "common/error.h"
 #include "common/sandbox.h"
+#include "common/syscalls.h"
 #include "common/util.h"
 #include "common/ipc.h"
 #include "kvm/guest/job.h"
@@ -222,15 +223,44 @@ static int stream_fd(const struct vz_sandbox *sb, int i)
 	return sb->child_stdio[i] >= 0 ? sb->child_stdio[i] : i;
 }
 
+/* The VMM never executes anything, so close-on-exec does not apply: close every
+ * descriptor it inherited from the host process but the ones it uses. Another holder
+ * of, say, the write end of a sandbox's stdin pipe would keep that sandbox from ever
+ * seeing end of input. */
+static void close_inherited(const struct vz_child_chan *ch, const struct vz_kvm_plan *plan)
+{
+	int keep[9] = { 0, 1, 2, ch->sync_fd, ch->status_fd, plan->kvm_fd, plan->out_fd,
+			plan->err_fd, plan->in_fd };
+	int n = 9, lo = 3;
+
+	/* Sort (insertion; nine entries). */
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (int i = 0; i < n; i++) {
+		if (keep[i] < lo)
+			continue;
+		if (keep[i] > lo)
+			vz_sys_close_range((unsigned)lo, (unsigned)keep[i] - 1, 0);
+		lo = keep[i] + 1;
+	}
+	vz_sys_close_range((unsigned)lo, ~0u, 0);
+}
+
 static int kvm_child(const struct vz_child_chan *ch, void *arg)
 {
 	const struct vz_kvm_plan *plan = arg;
 	int err;
 
+	/* Join first: the v1 groups' cgroup.procs descriptors are inherited ones. */
 	if ((err = vz_cgroup_join_child(plan->cgroup)) < 0) {
 		vz_ipc_error(ch->sync_fd, VZ_ERROR, -err, "VMM: join cgroup", NULL, NULL);
 		return 126;
 	}
+	close_inherited(ch, plan);
 	return vz_vmm_main(ch, (void *)plan);
 }
 

@@ -221,7 +221,7 @@ static void hex(char *out, size_t len, const char *label, uint64_t v, int digits
 static bool complete_emulation(struct vz_vcpu *c)
 {
 	struct kvm_run *r = c->run;
-	struct kvm_regs regs;
+	struct kvm_regs regs = { 0 };
 	uint8_t op;
 
 	if (r->internal.suberror != KVM_INTERNAL_ERROR_EMULATION ||
@@ -252,7 +252,7 @@ static bool complete_emulation(struct vz_vcpu *c)
 static void internal_error(struct vz_vcpu *c)
 {
 	struct kvm_run *r = c->run;
-	struct kvm_regs regs;
+	struct kvm_regs regs = { 0 };
 	char text[256] = "";
 
 	vz_strlcat(text, r->internal.suberror == KVM_INTERNAL_ERROR_EMULATION

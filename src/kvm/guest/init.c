@@ -114,8 +114,9 @@ static void read_job(struct job *j)
 	buf[off] = '\0';
 	memset(j, 0, sizeof(*j));
 	j->cwd = "/";
-	for (char *p = buf; p < buf + off; p += strlen(p) + 1) {
+	for (char *p = buf, *next; p < buf + off; p = next) {
 		char *v = strchr(p, '=');
+		next = p + strlen(p) + 1; /* before the key is cut off at its '=' */
 		if (!v)
 			continue;
 		*v++ = '\0';
