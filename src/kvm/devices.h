@@ -61,6 +61,26 @@ struct vz_status_dev {
 
 int vz_status_init(struct vz_status_dev *s, struct vz_vm *vm);
 
+/* ---- Output window (outwin.c) ----
+ * The workload's stdout and stderr, relayed by the guest init in bulk: guest memory
+ * outside RAM (mapped by the init through /dev/mem) holds one 64 KiB buffer per stream
+ * and a header with each buffer's length; a byte written to port VZ_OUT_PORT + stream
+ * hands the buffer to the VMM, which writes it to the host before the port write
+ * completes. One exit per 64 KiB instead of one per byte through a UART. */
+#define VZ_OUT_GPA 0xd0000000ull
+#define VZ_OUT_SIZE 0x21000ull
+#define VZ_OUT_DATA(ch) (0x1000ull + (uint64_t)(ch) * 0x10000ull)
+#define VZ_OUT_MAX 0x10000u
+#define VZ_OUT_PORT 0x700
+#define VZ_OUT_STREAMS 2
+
+struct vz_outwin {
+	uint8_t *mem; /* VZ_OUT_SIZE bytes, a memory slot of the guest */
+	int fds[VZ_OUT_STREAMS];
+};
+
+int vz_outwin_init(struct vz_outwin *w, struct vz_vm *vm, int out_fd, int err_fd);
+
 /* ---- i8042: only what a guest needs to reboot (i8042.c) ---- */
 int vz_i8042_init(struct vz_vm *vm);
 

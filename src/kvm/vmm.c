@@ -33,6 +33,7 @@ struct vz_vmm {
 	const struct vz_kvm_plan *plan;
 	struct vz_uart uart[4]; /* stdout+stdin, stderr, kernel console, control */
 	struct vz_status_dev status;
+	struct vz_outwin outwin;
 	char console_ring[VZ_UART_RING];
 	int sync_fd, status_fd;
 	volatile int ready;  /* the workload runs; sync_fd is closed */
@@ -416,7 +417,7 @@ static int create_devices(struct vz_vmm *v)
 	    vz_uart_init(&v->uart[1], vm, COM2, 3, p->err_fd, NULL) ||
 	    vz_uart_init(&v->uart[2], vm, COM3, 4, p->console_fd, v->console_ring) ||
 	    vz_uart_init(&v->uart[3], vm, COM4, 3, -1, NULL) || vz_status_init(&v->status, vm) ||
-	    vz_i8042_init(vm))
+	    vz_outwin_init(&v->outwin, vm, p->out_fd, p->err_fd) || vz_i8042_init(vm))
 		return fail(v, -EINVAL, "set up devices");
 	v->status.cmd = on_status;
 	return 0;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -393,11 +394,51 @@ static void relay_read(struct relay *r)
 	relay_flush(r);
 }
 
+/* stdout/stderr relay: the workload writes into pipes; the init reads them straight
+ * into the VMM's output window (devices.h) and rings the stream's port. */
+static uint8_t *outwin;
+
+static void outwin_map(void)
+{
+	int fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
+	void *p;
+
+	if (fd < 0)
+		fail(errno, "guest init: open /dev/mem: %s", strerror(errno));
+	p = mmap(NULL, VZ_OUT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)VZ_OUT_GPA);
+	close(fd);
+	if (p == MAP_FAILED)
+		fail(errno, "guest init: map the output window: %s", strerror(errno));
+	outwin = p;
+}
+
+/* Move what the pipe of stream @ch holds to the host. 0 at end of file. */
+static ssize_t relay_out(int ch, int fd)
+{
+	ssize_t n = read(fd, outwin + VZ_OUT_DATA(ch), VZ_OUT_MAX);
+	if (n > 0) {
+		uint32_t len = (uint32_t)n;
+		uint8_t ring = 1;
+		__atomic_store_n((uint32_t *)(outwin + 4 * ch), len, __ATOMIC_RELEASE);
+		pwrite(port_fd, &ring, 1, VZ_OUT_PORT + ch);
+	}
+	return n;
+}
+
+static int out_pipe(int *read_end)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		fail(errno, "guest init: pipe: %s", strerror(errno));
+	*read_end = p[0];
+	return p[1];
+}
+
 int main(void)
 {
 	static struct job j;
 	static struct relay rl;
-	int out_fd, err_fd, in_fd, ctl_fd, sfd;
+	int out_fd, err_fd, in_fd, ctl_fd, sfd, outr[2] = { -1, -1 };
 	unsigned long oom_before;
 	sigset_t all;
 	pid_t pid;
@@ -422,8 +463,10 @@ int main(void)
 	protect_proc();
 
 	ctl_fd = open_tty("/dev/ttyS3", O_RDONLY | O_NONBLOCK);
-	out_fd = j.out_tty ? open_tty("/dev/ttyS0", O_RDWR) : open("/dev/null", O_WRONLY | O_CLOEXEC);
-	err_fd = j.err_tty ? open_tty("/dev/ttyS1", O_WRONLY) : open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (j.out_tty || j.err_tty)
+		outwin_map();
+	out_fd = j.out_tty ? out_pipe(&outr[0]) : open("/dev/null", O_WRONLY | O_CLOEXEC);
+	err_fd = j.err_tty ? out_pipe(&outr[1]) : open("/dev/null", O_WRONLY | O_CLOEXEC);
 	rl.tty = rl.pipe_w = -1;
 	if (j.in_tty) {
 		int p[2];
@@ -446,14 +489,18 @@ int main(void)
 	oom_before = oom_kills();
 	pid = spawn(&j, in_fd, out_fd, err_fd);
 	close(in_fd);
+	close(out_fd); /* the workload holds the write ends now */
+	close(err_fd);
 	report(VZ_STATUS_EXEC, 0, 0, NULL);
 
 	for (;;) {
-		struct pollfd pf[3] = {
+		struct pollfd pf[5] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = ctl_fd, .events = POLLIN },
 			{ .fd = rl.pipe_w >= 0 && !rl.eof ? rl.tty : -1,
 			  .events = rl.len < sizeof(rl.buf) ? POLLIN : 0 },
+			{ .fd = outr[0], .events = POLLIN },
+			{ .fd = outr[1], .events = POLLIN },
 		};
 		struct signalfd_siginfo si;
 		int status;
@@ -461,8 +508,13 @@ int main(void)
 
 		if (rl.len && rl.pipe_w >= 0)
 			relay_flush(&rl);
-		if (poll(pf, 3, rl.len ? 10 : -1) < 0 && errno != EINTR)
+		if (poll(pf, 5, rl.len ? 10 : -1) < 0 && errno != EINTR)
 			continue;
+		for (int ch = 0; ch < 2; ch++)
+			if (pf[3 + ch].revents && relay_out(ch, outr[ch]) <= 0) {
+				close(outr[ch]);
+				outr[ch] = -1;
+			}
 		while (read(sfd, &si, sizeof(si)) > 0)
 			;
 		if (pf[1].revents & POLLIN) {
@@ -490,10 +542,14 @@ int main(void)
 			    ((reason == VZ_REASON_SIGNALED && value == SIGKILL) ||
 			     (reason == VZ_REASON_EXITED && value != 0)))
 				reason = VZ_REASON_OUT_OF_MEMORY, value = SIGKILL;
-			if (j.out_tty)
-				tcdrain(out_fd);
-			if (j.err_tty)
-				tcdrain(err_fd);
+			/* What the workload wrote before it ended; descendants that still hold
+			 * the pipes do not keep the sandbox alive. */
+			for (int ch = 0; ch < 2; ch++)
+				if (outr[ch] >= 0) {
+					fcntl(outr[ch], F_SETFL, O_NONBLOCK);
+					while (relay_out(ch, outr[ch]) > 0)
+						;
+				}
 			report(VZ_STATUS_EXIT, reason, value,
 			       reason == VZ_REASON_OUT_OF_MEMORY ? "killed by the guest kernel's OOM killer" : NULL);
 			hang();
