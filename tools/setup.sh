@@ -2,7 +2,9 @@
 # Set up libvz on a fresh Debian bookworm machine, as root:
 #
 #   tools/setup.sh              install the Debian packages, build ./build, build the
-#                               busybox rootfs and run the main job (a container)
+#                               busybox rootfs, install libvz, the vz command and the
+#                               default rootfs (cmake --install, /usr/local), and run
+#                               the main job (a container)
 #   tools/setup.sh --deps-only  only install the Debian packages (what CI calls)
 #
 # Idempotent: packages already installed are not fetched again (apt-get update runs only
@@ -16,8 +18,12 @@ readonly PACKAGES=(
 	bubblewrap crun                  # reference runtimes for comparison
 	doxygen graphviz                 # the docs target
 	python3 python3-pytest           # the ctypes binding tests
+	python3-pip python3-venv         # `pip install ./bindings/python`, tested offline
 	valgrind                         # leak checks
 	iproute2                         # network inspection in tests
+	linux-source-6.1 flex bison bc   # the guest kernel (tools/guest-kernel/build.sh)
+	libelf-dev xz-utils cpio
+	qemu-system-x86                  # the kvm_amd testbed (tools/kvm-testbed)
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -80,13 +86,38 @@ install_deps() {
 	done
 }
 
+guest_kernel() {
+	step "guest kernel for the VM backend (tools/guest-kernel/build.sh; cached by its inputs)"
+	bash tools/guest-kernel/build.sh --out "$BUILD/guest-kernel/vmlinux" </dev/null ||
+		die "the guest kernel build failed (see the lines above)"
+}
+
 build() {
 	step "configuring ./$BUILD (RelWithDebInfo)"
-	quiet cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVZ_BUILD_EXAMPLES=ON
+	quiet cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVZ_BUILD_EXAMPLES=ON \
+		-DVZ_INSTALL_ROOTFS=ON -DVZ_GUEST_KERNEL="$PWD/$BUILD/guest-kernel/vmlinux"
 	step "building ./$BUILD"
 	quiet cmake --build "$BUILD" --parallel "$(nproc)"
 	step "building the busybox rootfs in ./$BUILD/rootfs"
 	quiet sh tools/mkrootfs.sh "$BUILD/rootfs"
+}
+
+# cmake --install: libvz, its headers, the vz command and (VZ_INSTALL_ROOTFS) the default
+# busybox rootfs that libvz uses when none is configured, so `vz run -- echo hello` works.
+install_build() {
+	local prefix
+	prefix=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILD/CMakeCache.txt")
+	if [[ $(id -u) != 0 ]]; then
+		note "not root: not installing into $prefix (run: sudo cmake --install $BUILD && sudo ldconfig)"
+		return
+	fi
+	step "installing libvz, vz and the default rootfs into $prefix (cmake --install)"
+	quiet cmake --install "$BUILD"
+	quiet install -D -m 0644 "$BUILD/guest-kernel/vmlinux" "$prefix/share/libvz/vmlinux"
+	quiet ldconfig
+	step "checking the installed command: $prefix/bin/vz run -- echo hello"
+	env -u VZ_ROOTFS "$prefix/bin/vz" run -- echo hello </dev/null ||
+		die "the installed vz failed (details above; vz check says what this host can run)"
 }
 
 main_job() {
@@ -96,6 +127,12 @@ main_job() {
 	"$BUILD/examples/vz-run-example" "$BUILD/rootfs" /bin/sh -c \
 		'echo hello from a libvz container; uname -n' </dev/null || rc=$?
 	((rc == 0)) || die "the main job failed with exit code $rc (details above)"
+	if [[ $(id -u) == 0 && -e /dev/kvm ]]; then
+		step "the same in a VM: vz run --backend vm -- ... (a boot takes tens of seconds on kvm_pvm)"
+		"$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILD/CMakeCache.txt")/bin/vz" run \
+			--backend vm -- /bin/sh -c 'echo hello from a libvz VM; uname -r' </dev/null ||
+			die "the VM run failed (details above; vz check says what this host can run)"
+	fi
 	step "done: next, run the tests with: sudo tools/test.sh"
 }
 
@@ -118,5 +155,8 @@ mkdir -p "$BUILD"
 : >"$LOG"
 install_deps "$@"
 ((deps_only)) && exit 0
+mkdir -p "$BUILD/guest-kernel"
+guest_kernel
 build
+install_build
 main_job

@@ -93,7 +93,8 @@ typedef enum vz_userns_mode {
 /**
  * @brief Create an empty configuration.
  *
- * Defaults: no rootfs and no argv (both required before vz_sandbox_create()), an
+ * Defaults: no argv (required before vz_sandbox_create()), no rootfs (then
+ * vz_sandbox_create() takes the default one, see vz_config_set_rootfs()), an
  * environment of only `PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`,
  * cwd "/", hostname "vz", uid 0 and gid 0, every stream inherited, ::VZ_NET_LOOPBACK,
  * ::VZ_ROOTFS_EPHEMERAL, ::VZ_USERNS_AUTO.
@@ -116,6 +117,12 @@ VZ_API void vz_config_free(vz_config *cfg);
  *
  * The directory is never modified (see ::vz_rootfs_mode). The VM backend packs the
  * same directory into the guest's initial RAM disk.
+ *
+ * If no rootfs is set, vz_sandbox_create() uses `$VZ_ROOTFS` (an absolute path; read
+ * with secure_getenv(), so not in set-user-ID programs), else the installed default
+ * `<datadir>/libvz/rootfs` (e.g. /usr/local/share/libvz/rootfs, a busybox tree that
+ * `tools/setup.sh` installs). If none exists it fails with ::VZ_ENOENT and a message
+ * naming everything it searched; a relative `$VZ_ROOTFS` is ::VZ_EINVAL.
  *
  * @param[in] cfg  The configuration.
  * @param[in] path Absolute path of a directory; copied.

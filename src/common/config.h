@@ -43,10 +43,11 @@ int vz_config_copy(const vz_config *src, vz_config **out);
 /* Value of an environment variable in the configuration, or NULL. */
 const char *vz_config_getenv(const vz_config *cfg, const char *name);
 
-/* Checks shared by every backend at vz_sandbox_create(): rootfs is a directory, argv
+/* Checks shared by every backend at vz_sandbox_create(): with no rootfs set, fills in
+ * $VZ_ROOTFS or the installed default (VZ_DEFAULT_ROOTFS); rootfs is a directory, argv
  * set and argv[0] an executable regular file inside the rootfs (resolved as the sandbox
  * would, symlinks confined to the rootfs), bind sources exist, cwd is absolute.
  * On success *exe_out receives argv[0]'s absolute path inside the sandbox (malloc'd). */
-int vz_config_validate(const vz_config *cfg, char **exe_out);
+int vz_config_validate(vz_config *cfg, char **exe_out);
 
 #endif

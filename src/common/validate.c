@@ -11,6 +11,11 @@
 #include "common/error.h"
 #include "common/util.h"
 
+/* Where `cmake --install` and tools/setup.sh put the default rootfs (set by CMake). */
+#ifndef VZ_DEFAULT_ROOTFS
+#define VZ_DEFAULT_ROOTFS "/usr/local/share/libvz/rootfs"
+#endif
+
 /* Open @path inside the directory @rootfd as the sandbox would see it: absolute
  * symlinks and ".." are confined to the rootfs (RESOLVE_IN_ROOT), so a symlink such as
  * /bin/true -> /bin/busybox resolves to the rootfs's busybox, not the host's. */
@@ -79,15 +84,42 @@ static int check_binds(const vz_config *cfg)
 	return VZ_OK;
 }
 
-int vz_config_validate(const vz_config *cfg, char **exe_out)
+/* No rootfs configured: take $VZ_ROOTFS, else the installed default, and store the
+ * choice in @cfg (the sandbox's own copy), so the backends see an ordinary rootfs.
+ * secure_getenv: a set-uid host must not let its caller pick the image. */
+static int default_rootfs(vz_config *cfg)
+{
+	const char *env = secure_getenv("VZ_ROOTFS");
+	struct stat st;
+
+	if (env && *env) {
+		if (env[0] != '/')
+			return vz_err_set(VZ_EINVAL, 0, "rootfs: $VZ_ROOTFS \"%s\" is not absolute",
+					  env);
+		if (stat(env, &st) < 0)
+			return vz_err_sys(vz_status_from_errno(errno),
+					  "rootfs %s (from $VZ_ROOTFS)", env);
+	} else if (stat(VZ_DEFAULT_ROOTFS, &st) < 0) {
+		return vz_err_sys(vz_status_from_errno(errno),
+				  "no rootfs: none set with vz_config_set_rootfs(), $VZ_ROOTFS "
+				  "is not set, and the default rootfs %s (from tools/setup.sh)",
+				  VZ_DEFAULT_ROOTFS);
+	} else {
+		env = VZ_DEFAULT_ROOTFS;
+	}
+	cfg->rootfs = vz_strdup(env);
+	return cfg->rootfs ? VZ_OK : VZ_ENOMEM;
+}
+
+int vz_config_validate(vz_config *cfg, char **exe_out)
 {
 	struct stat st;
 	vz_autoclose int rootfd = -1;
 	int rc;
 
 	*exe_out = NULL;
-	if (!cfg->rootfs)
-		return vz_err_set(VZ_EINVAL, 0, "rootfs is not set (vz_config_set_rootfs)");
+	if (!cfg->rootfs && (rc = default_rootfs(cfg)))
+		return rc;
 	if (!cfg->argv)
 		return vz_err_set(VZ_EINVAL, 0, "argv is not set (vz_config_set_argv)");
 	rootfd = open(cfg->rootfs, O_PATH | O_CLOEXEC);

@@ -1,0 +1,255 @@
+# SPDX-License-Identifier: MIT
+"""The installed `vz` binary, driven as a user would: exit statuses, --json, bad flags,
+`vz check`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import run_vz, vz_binary, vz_run_args
+
+FAIL = 125  # vz itself failed
+
+
+def last_json(stdout: bytes) -> dict:
+    """The result object: the last line of stdout (the program's own output precedes)."""
+    return json.loads(stdout.decode().splitlines()[-1])
+
+
+# -- generic flags ------------------------------------------------------------------
+
+
+def test_version() -> None:
+    for flag in ("--version", "-V"):
+        p = run_vz(flag)
+        assert p.returncode == 0
+        assert re.fullmatch(r"vz \d+\.\d+\.\d+ \(libvz \d+\.\d+\.\d+\)\n", p.stdout.decode())
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["help"], ["run", "--help"],
+                                  ["check", "--help"], ["help", "run"], ["help", "check"]])
+def test_help(args: list) -> None:
+    p = run_vz(*args)
+    assert p.returncode == 0 and p.stderr == b""
+    assert p.stdout.startswith(b"Usage: vz")
+
+
+def test_no_command() -> None:
+    p = run_vz()
+    assert p.returncode == FAIL and b"Usage: vz" in p.stderr
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["frob"], "unknown command 'frob'"),
+    (["--frob"], "unknown option --frob"),
+    (["help", "frob"], "unknown command 'frob'"),
+    (["run", "--bogus", "--", "true"], "unknown option --bogus"),
+    (["run", "-Z", "true"], "unknown option -Z"),
+    (["run", "--memory"], "option --memory needs a value"),
+    (["run", "--memory", "12X", "--", "true"], "--memory 12X: unknown unit"),
+    (["run", "--memory", "0", "--", "true"], "--memory 0: must be greater than 0"),
+    (["run", "--cpus", "abc", "--", "true"], "--cpus abc"),
+    (["run", "--timeout", "10x", "--", "true"], "--timeout 10x: unknown unit"),
+    (["run", "--pids", "-3", "--", "true"], "--pids -3"),
+    (["run", "--open-files", "1.5", "--", "true"], "--open-files 1.5"),
+    (["run", "--backend", "jail", "--", "true"], "--backend jail"),
+    (["run", "--bind", "nocolon", "--", "true"], "--bind nocolon"),
+    (["run", "--bind", "/a:/b:rx", "--", "true"], "--bind /a:/b:rx"),
+    (["run", "--cwd", "rel", "--", "true"], "--cwd rel"),
+    (["run", "--hostname", "bad host", "--", "true"], "--hostname bad host"),
+    (["run", "--network", "wifi", "--", "true"], "--network wifi"),
+    (["run", "--user", "root", "--", "true"], "--user root"),
+    (["run", "--env", "=x", "--", "true"], "--env =x"),
+    (["run"], "no command given"),
+    (["run", "--json"], "no command given"),
+    (["check", "--bogus"], "unknown option --bogus"),
+    (["check", "--backend", "jail"], "--backend jail"),
+    (["check", "extra"], "unexpected argument 'extra'"),
+])
+def test_bad_usage_names_the_flag(args: list, needle: str) -> None:
+    p = run_vz(*args)
+    assert p.returncode == FAIL, p
+    assert p.stdout == b""
+    err = p.stderr.decode()
+    assert err.startswith("vz: ") and needle in err, err
+
+
+def test_limit_out_of_range_names_the_flag(container: str) -> None:
+    p = run_vz("run", "--cpus", "0.001", "--", "true")
+    assert p.returncode == FAIL
+    assert b"--cpus: limit cpu" in p.stderr
+
+
+# -- vz run -------------------------------------------------------------------------
+
+
+@pytest.mark.core
+def test_exit_status_and_json(backend: str, slow: float) -> None:
+    p = run_vz(*vz_run_args(backend, "--json", "--timeout", f"{30 * slow:.0f}s", "--", "sh",
+                            "-c", "echo hi; cat; exit 7"),
+               input=b"from stdin\n", timeout=60 * slow)
+    assert p.returncode == 7, p.stderr
+    lines = p.stdout.decode().splitlines()
+    assert lines[:2] == ["hi", "from stdin"]
+    r = last_json(p.stdout)
+    assert r["backend"] == backend and r["error"] is None
+    assert (r["reason"], r["exit_code"], r["signal"], r["message"]) == ("exited", 7, 0, "")
+    assert r["wall_ns"] > 0 and r["user_cpu_ns"] >= 0 and r["system_cpu_ns"] >= 0
+    assert r["peak_memory_bytes"] >= 0
+    assert r["phases"] and all(set(ph) == {"name", "ns"} and ph["ns"] >= 0
+                               for ph in r["phases"])
+
+
+def test_exit_status_mirrors_the_program(backend: str) -> None:
+    assert run_vz(*vz_run_args(backend, "--", "true")).returncode == 0
+    assert run_vz(*vz_run_args(backend, "--", "sh", "-c", "exit 255")).returncode == 255
+    p = run_vz(*vz_run_args(backend, "--json", "--", "sh", "-c", "kill -TERM $$"))
+    assert p.returncode == 128 + signal.SIGTERM
+    r = last_json(p.stdout)
+    assert (r["reason"], r["signal"]) == ("signaled", signal.SIGTERM)
+
+
+def test_command_without_dashes(container: str) -> None:
+    # Flags after CMD belong to CMD.
+    p = run_vz("run", "echo", "--json", "-x")
+    assert p.returncode == 0 and p.stdout == b"--json -x\n"
+
+
+def test_timeout(backend: str) -> None:
+    p = run_vz(*vz_run_args(backend, "--timeout", "1s", "--", "sleep", "600"))
+    assert p.returncode == 137
+    assert b"wall-time limit" in p.stderr
+    p = run_vz(*vz_run_args(backend, "--timeout", "500ms", "--json", "--", "sleep", "600"))
+    r = last_json(p.stdout)
+    assert p.returncode == 137 and r["reason"] == "timed out" and r["signal"] == 9
+    assert p.stderr == b""  # --json carries the reason; no note on stderr
+
+
+def test_out_of_memory(container: str, cgroups: None) -> None:
+    p = run_vz("run", "--memory", "16M", "--json", "--", "sh", "-c",
+               "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo ${#x}")
+    assert p.returncode == 137
+    assert last_json(p.stdout)["reason"] == "out of memory"
+
+
+def test_limits(backend: str, cgroups: None) -> None:
+    p = run_vz(*vz_run_args(backend, "-m", "256M", "-c", "0.5", "-p", "64",
+                            "--open-files", "100", "-t", "2m", "--", "sh", "-c", "ulimit -n"))
+    assert p.returncode == 0 and p.stdout == b"100\n", p.stderr
+
+
+def test_options(backend: str) -> None:
+    script = 'echo "$FOO|$HOSTVAR|$(pwd)|$(hostname)|$(id -u):$(id -g)"'
+    env = dict(os.environ, HOSTVAR="copied")
+    p = run_vz(*vz_run_args(backend, "-e", "FOO=a=b c", "--env", "HOSTVAR", "-e", "UNSET_X",
+                            "-w", "/tmp", "--hostname", "box", "--user", "1000:1001",
+                            "--", "sh", "-c", script), env=env)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"a=b c|copied|/tmp|box|1000:1001\n"
+    p = run_vz(*vz_run_args(backend, "--read-only", "--network", "none", "--", "sh", "-c",
+                            "touch /x 2>/dev/null; echo $?"))
+    assert p.stdout == b"1\n"
+
+
+def test_binds(container: str, tmp_path: Path) -> None:
+    (tmp_path / "in").write_text("host file\n")
+    p = run_vz("run", "-v", f"{tmp_path}:/ro:ro", "--bind", f"{tmp_path}:/rw", "--", "sh",
+               "-c", "cat /ro/in; touch /ro/x 2>/dev/null || echo ro; echo w > /rw/out")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == b"host file\nro\n"
+    assert (tmp_path / "out").read_text() == "w\n"
+    # A relative source is taken from vz's working directory.
+    p = run_vz("run", "-v", "in:/f", "--", "cat", "/f", cwd=str(tmp_path))
+    assert p.stdout == b"host file\n", p.stderr
+
+
+@pytest.mark.core
+def test_binds_refused_by_the_vm(vm: str, tmp_path: Path) -> None:
+    p = run_vz("run", "--backend", "vm", "-v", f"{tmp_path}:/data", "--", "true")
+    assert p.returncode == FAIL and b"vz: run: " in p.stderr
+
+
+def test_relative_rootfs(container: str) -> None:
+    rootfs = Path(os.environ["VZ_ROOTFS"])
+    p = run_vz("run", "--rootfs", rootfs.name, "--", "cat", "/etc/hostname",
+               cwd=str(rootfs.parent))
+    assert p.returncode == 0 and p.stdout == b"vz\n", p.stderr
+
+
+@pytest.mark.core
+def test_create_failure(backend: str) -> None:
+    p = run_vz(*vz_run_args(backend, "--json", "--", "no-such-program"))
+    assert p.returncode == FAIL
+    assert b"vz: run: argv[0] no-such-program not found" in p.stderr
+    r = last_json(p.stdout)
+    assert "reason" not in r
+    assert r["error"]["call"] == "vz_sandbox_create" and r["error"]["code"] == -6
+    assert "no-such-program" in r["error"]["message"]
+    p = run_vz(*vz_run_args(backend, "--rootfs", "/nonexistent/rootfs", "--", "true"))
+    assert p.returncode == FAIL and b"/nonexistent/rootfs" in p.stderr
+
+
+def test_setup_failure(container: str) -> None:
+    p = run_vz("run", "--json", "--cwd", "/no/such/dir", "--", "true")
+    assert p.returncode == FAIL
+    r = last_json(p.stdout)
+    assert r["reason"] == "setup failed" and "/no/such/dir" in r["message"]
+    assert r["error"]["call"] == "vz_sandbox_start"
+
+
+def test_json_is_valid_for_any_bytes(container: str) -> None:
+    p = subprocess.run([os.fsencode(vz_binary()), b"run", b"--json", b"--",
+                        b'bad"name\t\xff\xfe'], capture_output=True, stdin=subprocess.DEVNULL)
+    assert p.returncode == FAIL
+    msg = last_json(p.stdout)["error"]["message"]
+    assert 'bad"name\t\ufffd\ufffd' in msg
+
+
+def test_signals_are_forwarded(container: str) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        proc = subprocess.Popen([vz_binary(), "run", "--json", "--", "sh", "-c",
+                                 "echo ready; exec sleep 600"], stdout=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL)
+        assert proc.stdout and proc.stdout.readline() == b"ready\n"
+        proc.send_signal(sig)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 128 + sig
+        r = last_json(out)
+        assert (r["reason"], r["signal"]) == ("killed", sig)
+
+
+def test_default_rootfs(container: str) -> None:
+    """With no --rootfs and no $VZ_ROOTFS: libvz's installed default, or an error that
+    says where it looked."""
+    env = {k: v for k, v in os.environ.items() if k != "VZ_ROOTFS"}
+    p = run_vz("run", "--", "echo", "hello", env=env)
+    if p.returncode == 0:
+        assert p.stdout == b"hello\n"
+    else:
+        assert p.returncode == FAIL
+        assert b"$VZ_ROOTFS is not set" in p.stderr and b"/libvz/rootfs" in p.stderr
+
+
+# -- vz check -----------------------------------------------------------------------
+
+
+def test_check() -> None:
+    p = run_vz("check")
+    out = p.stdout.decode()
+    for item in ("container", "vm", "user namespaces", "cgroups", "overlayfs", "kvm",
+                 "guest kernel", "default rootfs"):
+        assert re.search(rf"^  {item} ", out, re.M), (item, out)
+    lines = {l.split()[0]: l for l in out.splitlines()[1:3]}
+    verdicts = [" yes: " in lines[b] for b in ("container", "vm")]
+    assert p.returncode == (0 if any(verdicts) else 1)
+    for backend, yes in zip(("container", "vm"), verdicts):
+        q = run_vz("check", "--backend", backend)
+        assert q.returncode == (0 if yes else 1)
+        assert f"  {backend} " in q.stdout.decode()
