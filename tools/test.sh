@@ -94,7 +94,7 @@ step "[1/5] build ./build (RelWithDebInfo)"
 # Options are set explicitly: a ./build configured by hand may have turned parts off.
 if build build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVZ_SANITIZE= -DVZ_WERROR=ON \
 	-DVZ_BUILD_TESTS=ON -DVZ_BUILD_EXAMPLES=ON -DVZ_BUILD_BENCH=ON -DVZ_BUILD_DOCS=ON \
-	-DVZ_GUEST_KERNEL="$guest_kernel"; then
+	-DVZ_WITH_CONTAINER=ON -DVZ_WITH_KVM=ON -DVZ_GUEST_KERNEL="$guest_kernel"; then
 	step "[2/5] ctest ./build"
 	run_ctest build
 else
@@ -104,7 +104,7 @@ fi
 step "[3/5] build ./build-asan (Debug, address+undefined sanitizers)"
 if build build-asan -DCMAKE_BUILD_TYPE=Debug -DVZ_SANITIZE=address,undefined -DVZ_WERROR=ON \
 	-DVZ_BUILD_TESTS=ON -DVZ_BUILD_EXAMPLES=ON -DVZ_BUILD_BENCH=OFF -DVZ_BUILD_DOCS=OFF \
-	-DVZ_GUEST_KERNEL="$guest_kernel"; then
+	-DVZ_WITH_CONTAINER=ON -DVZ_WITH_KVM=ON -DVZ_GUEST_KERNEL="$guest_kernel"; then
 	step "[4/5] ctest ./build-asan"
 	# Guest boots take tens of seconds each on kvm_pvm, so this run boots none
 	# (conformance_vm and the testbed are left out, VZ_TEST_VM_BOOTS=0 for the rest):
