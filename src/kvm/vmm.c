@@ -523,8 +523,10 @@ int vz_vmm_main(const struct vz_child_chan *ch, void *arg)
 		send_error(v, VZ_EINVAL, 0, why, NULL);
 		return 126;
 	}
-	/* The host's copy of the initramfs is not needed here any more. */
+	/* The host's copies of the initramfs and the kernel file are not needed here any
+	 * more; unmapped, they stop counting in the VMM's resident memory. */
 	vz_r_munmap((void *)p->initrd, p->initrd_map_len);
+	vz_r_munmap((void *)p->kimg->data, p->kimg->size);
 	send_phase(v, "load");
 	for (int i = 0; i < v->vm.nvcpus; i++) {
 		struct vz_vcpu *c = &v->vm.vcpus[i];
