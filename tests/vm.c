@@ -6,6 +6,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <string.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -98,6 +99,31 @@ static void t_bad_kernel_files(void)
 
 	snprintf(path, sizeof(path), "%s", tmpdir); /* a directory */
 	expect_kernel_refused(path, VZ_EINVAL, "not a regular file");
+}
+
+/* A bzImage that is not libvz's kernel: on kvm_pvm it cannot boot (the guest would
+ * decompress itself in emulated kernel mode, then die on instructions the emulator
+ * refuses), and libvz must say so at create instead of hanging. Elsewhere a real one
+ * boots (shown inside tools/kvm-testbed with Debian's kernel); this header-only image
+ * is only checked for the refusal. */
+static void t_stock_bzimage_on_pvm(void)
+{
+	char path[256];
+	uint8_t img[8192] = { 0 };
+
+	if (access("/sys/module/kvm_pvm", F_OK) != 0) {
+		vz_test_skip(NULL, "not a kvm_pvm host: stock kernels are for real KVM");
+		return;
+	}
+	img[0x1f1] = 1;			     /* setup_sects */
+	img[0x1f4] = 0x10;		     /* syssize (16-byte units) */
+	memcpy(img + 0x202, "HdrS", 4);
+	img[0x206] = 0x0f, img[0x207] = 0x02; /* boot protocol 2.15 */
+	img[0x211] = 1;			     /* LOADED_HIGH */
+	img[0x236] = 1;			     /* XLF_KERNEL_64 */
+	snprintf(path, sizeof(path), "%s/bzImage", tmpdir);
+	write_file(path, img, sizeof(img));
+	expect_kernel_refused(path, VZ_ENOTSUP, "kvm_pvm");
 }
 
 static void t_rootfs_larger_than_ram(void)
@@ -405,6 +431,7 @@ static const struct {
 	int boots;
 } cases[] = {
 	{ "bad_kernel_files", t_bad_kernel_files, 0 },
+	{ "stock_bzimage_on_pvm", t_stock_bzimage_on_pvm, 0 },
 	{ "rootfs_larger_than_ram", t_rootfs_larger_than_ram, 0 },
 	{ "hostile_guest_devices", t_hostile_guest_devices, 0 },
 	{ "hostile_guest_triple_fault", t_hostile_guest_triple_fault, 0 },
@@ -439,8 +466,13 @@ int main(int argc, char **argv)
 			       i + 1, cases[i].name);
 			continue;
 		}
+		vzt_case_skipped = 0;
 		cases[i].fn();
-		printf("%s %zu - %s\n", vzt_failed == before ? "ok" : "not ok", i + 1, cases[i].name);
+		if (vzt_case_skipped && vzt_failed == before)
+			printf("ok %zu - %s # SKIP %s\n", i + 1, cases[i].name, vzt_skip_reason);
+		else
+			printf("%s %zu - %s\n", vzt_failed == before ? "ok" : "not ok", i + 1,
+			       cases[i].name);
 		fflush(stdout);
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
