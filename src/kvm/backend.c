@@ -38,7 +38,7 @@
 /* kvm_pvm: libvz's kernel changes on, and no features whose instructions the host's
  * kernel-mode emulator refuses. */
 #define CMDLINE_PVM                                                                            \
-	" vzpvm noxsave nopku nopcid clearcpuid=popcnt,smap,smep,cx16,fsgsbase,rdpid,rdrand,"       \
+	" vzpvm noxsave nopku nopcid noreplace-smp percpu_alloc=page clearcpuid=popcnt,smap,smep,cx16,fsgsbase,rdpid,rdrand,"       \
 	"rdseed,umip,pcid,invpcid,avx,avx2,xsaveopt,xsavec,xsaves,rep_good,erms,fsrm"
 
 struct kvm_priv {

@@ -2,8 +2,10 @@
 /* CPUID for the guest: what KVM says it supports, minus what the host kind cannot run.
  * On kvm_pvm guest kernel code is emulated, and the emulator refuses some instructions
  * (cmpxchg16b, xsave/xrstor, ...): the guest must not see those features, or its
- * kernel takes code paths that die as KVM emulation errors. There the guest gets a
- * conservative, qemu64-like feature set; hardware KVM gets KVM's list unchanged. */
+ * kernel takes code paths that die as KVM emulation errors. kvm_pvm applies the VMM's
+ * CPUID only in part (leaves 1 and 7 mostly come from the host), so the filter here is
+ * backed by clearcpuid= on the guest command line (backend.c); hardware KVM gets KVM's
+ * list unchanged. */
 #include <string.h>
 
 #include "kvm/arch/x86_64/boot.h"
@@ -52,6 +54,12 @@ void vz_x86_cpuid_filter(struct kvm_cpuid2 *c, enum vz_kvm_host host)
 			e->ebx = e->ecx = e->edx = 0;
 			if (e->index == 0)
 				e->eax = 0;
+			break;
+		case 0x40000001: /* KVM paravirtual features */
+			/* With two or more vCPUs, a vCPU hangs in the PV IPI hypercall on
+			 * kvm_pvm; plain APIC IPIs work. (kvm_pvm does honour the KVM and
+			 * extended leaves, unlike leaves 1 and 7.) */
+			e->eax &= ~((1u << 11) /* PV_SEND_IPI */ | (1u << 13) /* PV_SCHED_YIELD */);
 			break;
 		case 0x80000001:
 			e->edx &= PVM_X1_EDX | 0x0183fbffu; /* the leaf-1 EDX mirror bits too */
