@@ -150,9 +150,11 @@ static void on_status(struct vz_vm *vm, int cmd, int32_t v1, int32_t v2, const c
 		send_phase(v, "init");
 		m.type = VZ_IPC_READY;
 		send_msg(v->sync_fd, &m);
-		v->ready = 1;
 		vz_r_close(v->sync_fd);
 		v->sync_fd = -1;
+		__atomic_store_n(&v->ready, 1, __ATOMIC_RELEASE);
+		if (v->uart[0].rx_efd >= 0)
+			vz_r_eventfd_write(v->uart[0].rx_efd); /* release stdin and signals */
 		break;
 	case VZ_STATUS_ERROR:
 		if (__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL))
@@ -438,14 +440,24 @@ static void push_all(struct vz_uart *u, const uint8_t *b, uint32_t n)
 	}
 }
 
-static void main_loop(struct vz_vmm *v, int sig_fd)
+/* stdin and signals are held back until the guest init runs the workload: before, the
+ * guest's serial driver and tty layer discard what arrives (FIFO clears at probe and
+ * open), and an end of input or a signal would be lost. */
+static void main_loop(struct vz_vmm *v, int sig_fd, int rx_efd)
 {
 	int in_fd = v->plan->in_fd;
-	int rx_efd = (int)vz_rsys(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK, 0);
+	uint64_t held_sigs = 0;
 
-	v->uart[0].rx_efd = rx_efd;
 	for (;;) {
-		uint32_t room = in_fd >= 0 ? vz_uart_room(&v->uart[0]) : 0;
+		int ready = __atomic_load_n(&v->ready, __ATOMIC_ACQUIRE);
+		uint32_t room = in_fd >= 0 && ready ? vz_uart_room(&v->uart[0]) : 0;
+
+		for (int sig = 1; ready && held_sigs && sig < 64; sig++)
+			if (held_sigs & (1ull << sig)) {
+				uint8_t rec[2] = { VZ_CTL_SIGNAL, (uint8_t)sig };
+				push_all(&v->uart[3], rec, 2);
+				held_sigs &= ~(1ull << sig);
+			}
 		struct pollfd pf[4] = {
 			{ .fd = v->status_fd, .events = 0 }, /* POLLHUP: the host process is gone */
 			{ .fd = sig_fd, .events = POLLIN },
@@ -463,6 +475,11 @@ static void main_loop(struct vz_vmm *v, int sig_fd)
 				if (si.ssi_signo == SIGCHLD || si.ssi_signo == SIGPIPE ||
 				    si.ssi_signo == SIGWINCH || si.ssi_signo == SIGURG)
 					continue;
+				if (!__atomic_load_n(&v->ready, __ATOMIC_ACQUIRE)) {
+					if (si.ssi_signo < 64)
+						held_sigs |= 1ull << si.ssi_signo;
+					continue;
+				}
 				push_all(&v->uart[3], rec, 2);
 			}
 		}
@@ -499,7 +516,7 @@ int vz_vmm_main(const struct vz_child_chan *ch, void *arg)
 				.cmdline = p->cmdline };
 	const char *why = NULL;
 	uint64_t all = ~0ull;
-	int sig_fd, rc;
+	int sig_fd, rx_efd, rc;
 
 	v = vz_r_mmap(NULL, sizeof(*v), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (vz_r_mmap_failed(v)) {
@@ -528,12 +545,17 @@ int vz_vmm_main(const struct vz_child_chan *ch, void *arg)
 	vz_r_munmap((void *)p->initrd, p->initrd_map_len);
 	vz_r_munmap((void *)p->kimg->data, p->kimg->size);
 	send_phase(v, "load");
+	/* Wakes the main thread: the guest emptied the stdin UART, or the workload runs. */
+	rx_efd = (int)vz_rsys(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK, 0);
+	if (rx_efd < 0)
+		return fail(v, rx_efd, "eventfd");
+	v->uart[0].rx_efd = rx_efd;
 	for (int i = 0; i < v->vm.nvcpus; i++) {
 		struct vz_vcpu *c = &v->vm.vcpus[i];
 		long r = vz_thread_spawn((char *)c->stack + VZ_VCPU_STACK, &c->tid, vcpu_loop, c);
 		if (r < 0)
 			return fail(v, r, "start vCPU thread");
 	}
-	main_loop(v, sig_fd);
+	main_loop(v, sig_fd, rx_efd);
 	return 0;
 }
