@@ -9,6 +9,7 @@ set(VZ_KVM_TESTBED_COPY "" CACHE STRING
 
 # kvmcheck: raw KVM self-check (a real-mode guest doing out and hlt), no libvz.
 add_executable(kvmcheck ${PROJECT_SOURCE_DIR}/tools/kvm-testbed/kvmcheck.c)
+target_include_directories(kvmcheck PRIVATE ${PROJECT_SOURCE_DIR}/tests)
 
 # On this host's /dev/kvm, whatever kind it is (skips without one).
 add_test(NAME kvm_host_selfcheck COMMAND kvmcheck)

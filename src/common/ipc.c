@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "common/ipc.h"
+#include "common/syscalls.h"
 #include "common/util.h"
 
 void vz_strlcat(char *buf, const char *s, size_t size)
@@ -30,12 +31,13 @@ char *vz_fmt_u64(char *buf, uint64_t v)
 	return buf;
 }
 
+/* Messages are smaller than PIPE_BUF, so one write is all or nothing. The raw call
+ * leaves errno alone, so any thread may send, a bare vCPU thread included. */
 void vz_ipc_send(int fd, const struct vz_ipc_msg *m)
 {
-	int saved = errno;
 	if (fd >= 0)
-		(void)!vz_write_full(fd, m, sizeof(*m));
-	errno = saved;
+		while (vz_rsys6(SYS_write, fd, (long)m, (long)sizeof(*m), 0, 0, 0) == -EINTR)
+			;
 }
 
 void vz_ipc_phase(int fd, const char *name)

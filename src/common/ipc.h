@@ -28,7 +28,8 @@ struct vz_ipc_msg {
 	char text[448]; /* error context or crash text, NUL-terminated */
 };
 
-/* Child side; all async-signal-safe, errors ignored (the parent sees EOF or a crash). */
+/* Child side; all async-signal-safe, errno-free (callable from the VMM's bare vCPU
+ * threads), errors ignored (the parent sees EOF or a crash). */
 void vz_ipc_phase(int fd, const char *name);
 /* Text is the concatenation of up to three parts ("mount ", "/proc", NULL). */
 void vz_ipc_error(int fd, int code, int os_errno, const char *a, const char *b, const char *c);

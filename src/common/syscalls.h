@@ -26,6 +26,22 @@
 #define CLOSE_RANGE_CLOEXEC (1U << 2)
 #endif
 
+/* A system call without libc: returns the result or -errno and never touches errno,
+ * which lives in thread-local storage that bare threads (the VMM's vCPUs) share with
+ * the thread that created them. */
+static inline long vz_rsys6(long n, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+	long ret;
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	register long r9 __asm__("r9") = a6;
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
 static inline pid_t vz_sys_clone3(struct clone_args *args)
 {
 	return (pid_t)syscall(SYS_clone3, args, sizeof(*args));

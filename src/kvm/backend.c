@@ -43,6 +43,7 @@
 
 struct kvm_priv {
 	struct vz_kimg kimg;
+	enum vz_kvm_host host; /* detected once, at create */
 };
 
 const char *vz_kvm_host_name(enum vz_kvm_host h)
@@ -178,7 +179,8 @@ static int kvm_validate(struct vz_sandbox *sb)
 	sb->priv = p;
 	if ((rc = vz_kimg_open(&p->kimg, path)))
 		return rc;
-	return check_kernel_for_host(&p->kimg, vz_kvm_host_detect());
+	p->host = vz_kvm_host_detect();
+	return check_kernel_for_host(&p->kimg, p->host);
 }
 
 static void kvm_destroy(struct vz_sandbox *sb)
@@ -279,7 +281,7 @@ static int kvm_start(struct vz_sandbox *sb)
 	int rc, mmap_size;
 
 	plan->kimg = &priv->kimg;
-	plan->host = vz_kvm_host_detect();
+	plan->host = priv->host;
 	plan->ram_size = sb->limits[VZ_LIMIT_MEMORY] ? (uint64_t)sb->limits[VZ_LIMIT_MEMORY]
 			 : plan->host == VZ_KVM_HOST_PVM ? VZ_VM_DEFAULT_RAM_PVM
 							 : VZ_VM_DEFAULT_RAM;

@@ -279,17 +279,13 @@ int vz_initramfs_build(struct vz_cpio *c, const struct vz_initramfs_spec *s)
 	const vz_config *cfg = s->cfg;
 	int rc;
 
-	if ((rc = add_tree(c, cfg->rootfs, "")))
-		goto out;
-	for (size_t i = 0; i < cfg->nbinds; i++)
-		if ((rc = add_tree(c, cfg->binds[i].src, cfg->binds[i].dst + 1)))
-			goto out;
-	if ((rc = build_job(&job, s)) || (rc = header(c, ".vz", S_IFDIR | 0700, 0, 0, 0, 0, 0)) ||
-	    (rc = add_data(c, VZ_INIT_PATH + 1, S_IFREG | 0700, s->init, s->init_len)) ||
-	    (rc = add_data(c, VZ_JOB_PATH + 1, S_IFREG | 0600, job.buf, job.len)) ||
-	    (rc = header(c, "TRAILER!!!", 0, 0, 0, 0, 0, 0)))
-		goto out;
-out:
+	rc = add_tree(c, cfg->rootfs, "");
+	for (size_t i = 0; !rc && i < cfg->nbinds; i++)
+		rc = add_tree(c, cfg->binds[i].src, cfg->binds[i].dst + 1);
+	if (!rc && !(rc = build_job(&job, s)) && !(rc = header(c, ".vz", S_IFDIR | 0700, 0, 0, 0, 0, 0)) &&
+	    !(rc = add_data(c, VZ_INIT_PATH + 1, S_IFREG | 0700, s->init, s->init_len)) &&
+	    !(rc = add_data(c, VZ_JOB_PATH + 1, S_IFREG | 0600, job.buf, job.len)))
+		rc = header(c, "TRAILER!!!", 0, 0, 0, 0, 0, 0);
 	vz_cpio_release(&job);
 	return rc;
 }

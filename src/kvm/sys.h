@@ -12,18 +12,7 @@
 #include <stdint.h>
 #include <sys/syscall.h>
 
-static inline long vz_rsys6(long n, long a1, long a2, long a3, long a4, long a5, long a6)
-{
-	long ret;
-	register long r10 __asm__("r10") = a4;
-	register long r8 __asm__("r8") = a5;
-	register long r9 __asm__("r9") = a6;
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
+#include "common/syscalls.h"
 
 #define vz_rsys(n, a, b, c) vz_rsys6((n), (long)(a), (long)(b), (long)(c), 0, 0, 0)
 

@@ -42,38 +42,11 @@ struct vz_vmm {
 
 static struct vz_vmm *g_vmm; /* this process's only VMM (the child is single-purpose) */
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	vz_rsys(SYS_clock_gettime, CLOCK_MONOTONIC, &ts, 0);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* ---- reports, with bare system calls (any thread) ---- */
-
-static void send_msg(int fd, const struct vz_ipc_msg *m)
-{
-	if (fd >= 0)
-		while (vz_r_write(fd, m, sizeof(*m)) == -EINTR)
-			;
-}
-
+/* Phase marks and set-up errors go over the sync pipe until the workload runs. */
 static void send_phase(struct vz_vmm *v, const char *name)
 {
-	struct vz_ipc_msg m = { .type = VZ_IPC_PHASE, .t_ns = now_ns() };
-	if (v->ready)
-		return;
-	vz_strlcat(m.name, name, sizeof(m.name));
-	send_msg(v->sync_fd, &m);
-}
-
-static void send_error(struct vz_vmm *v, int code, int err, const char *a, const char *b)
-{
-	struct vz_ipc_msg m = { .type = VZ_IPC_ERROR, .code = code, .os_errno = err };
-	vz_strlcat(m.text, a, sizeof(m.text));
-	if (b)
-		vz_strlcat(m.text, b, sizeof(m.text));
-	send_msg(v->sync_fd, &m);
+	if (!v->ready)
+		vz_ipc_phase(v->sync_fd, name);
 }
 
 /* The tail of the kernel console, from "Kernel panic" if there is one. */
@@ -104,8 +77,7 @@ static void console_tail(struct vz_vmm *v, char *out, size_t len)
 void vz_vm_end(struct vz_vm *vm, enum vz_vm_end why, const char *text)
 {
 	struct vz_vmm *v = (struct vz_vmm *)vm;
-	struct vz_ipc_msg m = { .type = VZ_IPC_EXIT, .value1 = VZ_REASON_CRASHED };
-	char tail[320];
+	char tail[320], msg[sizeof(((struct vz_ipc_msg *)0)->text)] = "";
 
 	if (__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL))
 		for (;;) /* another vCPU is ending the VM: it calls exit_group */
@@ -113,24 +85,17 @@ void vz_vm_end(struct vz_vm *vm, enum vz_vm_end why, const char *text)
 	for (int i = 0; i < 4; i++)
 		vz_uart_flush(&v->uart[i]);
 	console_tail(v, tail, sizeof(tail));
-	if (!v->ready) {
-		char msg[sizeof(m.text)] = "";
-		if (why != VZ_VM_END_ERROR)
-			vz_strlcat(msg, "the guest failed while booting: ", sizeof(msg));
-		vz_strlcat(msg, text, sizeof(msg));
-		if (tail[0] && why != VZ_VM_END_ERROR) {
-			vz_strlcat(msg, "; console: ", sizeof(msg));
-			vz_strlcat(msg, tail, sizeof(msg));
-		}
-		send_error(v, why == VZ_VM_END_ERROR ? VZ_ERROR : VZ_EGUEST, 0, msg, NULL);
-	} else {
-		vz_strlcat(m.text, text, sizeof(m.text));
-		if (tail[0] && why != VZ_VM_END_ERROR) {
-			vz_strlcat(m.text, ": ", sizeof(m.text));
-			vz_strlcat(m.text, tail, sizeof(m.text));
-		}
-		send_msg(v->status_fd, &m);
+	if (!v->ready && why != VZ_VM_END_ERROR)
+		vz_strlcat(msg, "the guest failed while booting: ", sizeof(msg));
+	vz_strlcat(msg, text, sizeof(msg));
+	if (tail[0] && why != VZ_VM_END_ERROR) {
+		vz_strlcat(msg, v->ready ? ": " : "; console: ", sizeof(msg));
+		vz_strlcat(msg, tail, sizeof(msg));
 	}
+	if (!v->ready)
+		vz_ipc_error(v->sync_fd, why == VZ_VM_END_ERROR ? VZ_ERROR : VZ_EGUEST, 0, msg, NULL, NULL);
+	else
+		vz_ipc_exit(v->status_fd, VZ_REASON_CRASHED, 0, msg);
 	vz_r_exit_group(why == VZ_VM_END_ERROR ? 126 : 0);
 }
 
@@ -138,7 +103,7 @@ void vz_vm_end(struct vz_vm *vm, enum vz_vm_end why, const char *text)
 static void on_status(struct vz_vm *vm, int cmd, int32_t v1, int32_t v2, const char *text)
 {
 	struct vz_vmm *v = (struct vz_vmm *)vm;
-	struct vz_ipc_msg m = { 0 };
+	struct vz_ipc_msg ready = { .type = VZ_IPC_READY };
 
 	switch (cmd) {
 	case VZ_STATUS_BOOTED:
@@ -148,8 +113,7 @@ static void on_status(struct vz_vm *vm, int cmd, int32_t v1, int32_t v2, const c
 		if (v->ready)
 			break;
 		send_phase(v, "init");
-		m.type = VZ_IPC_READY;
-		send_msg(v->sync_fd, &m);
+		vz_ipc_send(v->sync_fd, &ready);
 		vz_r_close(v->sync_fd);
 		v->sync_fd = -1;
 		__atomic_store_n(&v->ready, 1, __ATOMIC_RELEASE);
@@ -160,12 +124,9 @@ static void on_status(struct vz_vm *vm, int cmd, int32_t v1, int32_t v2, const c
 		if (__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL))
 			break;
 		if (v->ready) { /* too late for an error: report it as the sandbox's end */
-			m.type = VZ_IPC_EXIT;
-			m.value1 = VZ_REASON_CRASHED;
-			vz_strlcat(m.text, text, sizeof(m.text));
-			send_msg(v->status_fd, &m);
+			vz_ipc_exit(v->status_fd, VZ_REASON_CRASHED, 0, text);
 		} else {
-			send_error(v, v1 < 0 && v1 >= VZ_ECHILD ? v1 : VZ_ECHILD, 0, text, NULL);
+			vz_ipc_error(v->sync_fd, v1 < 0 && v1 >= VZ_ECHILD ? v1 : VZ_ECHILD, 0, text, NULL, NULL);
 		}
 		vz_r_exit_group(0);
 		break;
@@ -174,12 +135,10 @@ static void on_status(struct vz_vm *vm, int cmd, int32_t v1, int32_t v2, const c
 			break;
 		for (int i = 0; i < 4; i++)
 			vz_uart_flush(&v->uart[i]);
-		m.type = VZ_IPC_EXIT;
-		m.value1 = v1 == VZ_REASON_EXITED || v1 == VZ_REASON_SIGNALED ||
-				   v1 == VZ_REASON_OUT_OF_MEMORY ? v1 : VZ_REASON_CRASHED;
-		m.value2 = v2 >= 0 && v2 < 256 ? v2 : 255;
-		vz_strlcat(m.text, text, sizeof(m.text));
-		send_msg(v->status_fd, &m);
+		vz_ipc_exit(v->status_fd,
+			    v1 == VZ_REASON_EXITED || v1 == VZ_REASON_SIGNALED ||
+					    v1 == VZ_REASON_OUT_OF_MEMORY ? v1 : VZ_REASON_CRASHED,
+			    v2 >= 0 && v2 < 256 ? v2 : 255, text);
 		vz_r_exit_group(0);
 		break;
 	default:
@@ -324,7 +283,7 @@ static void vcpu_loop(void *arg)
 
 static int fail(struct vz_vmm *v, long err, const char *what)
 {
-	send_error(v, VZ_ERROR, (int)-err, what, NULL);
+	vz_ipc_error(v->sync_fd, VZ_ERROR, (int)-err, what, NULL, NULL);
 	return 126;
 }
 
@@ -537,7 +496,7 @@ int vz_vmm_main(const struct vz_child_chan *ch, void *arg)
 		return rc;
 	send_phase(v, "kvm");
 	if (vz_x86_boot_setup(&v->vm, &boot, &why) < 0) {
-		send_error(v, VZ_EINVAL, 0, why, NULL);
+		vz_ipc_error(v->sync_fd, VZ_EINVAL, 0, why, NULL, NULL);
 		return 126;
 	}
 	/* The host's copies of the initramfs and the kernel file are not needed here any

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "harness.h" /* vz_test_required(): VZ_TEST_REQUIRE turns a skip into a failure */
+
 #define MEM_SIZE 0x10000u
 #define CODE_ADDR 0x1000u
 #define LOOP_ADDR 0x1100u
@@ -56,20 +58,6 @@ static void fail(const char *what)
 	printf("kvmcheck: FAIL: %s%s%s\n", what, errno ? ": " : "", errno ? strerror(errno) : "");
 	fflush(stdout);
 	failed = 1;
-}
-
-static int required(const char *feature)
-{
-	const char *req = getenv("VZ_TEST_REQUIRE");
-	size_t n = strlen(feature);
-	while (req && *req) {
-		const char *end = strchr(req, ',');
-		size_t len = end ? (size_t)(end - req) : strlen(req);
-		if (len == n && !strncmp(req, feature, n))
-			return 1;
-		req = end ? end + 1 : NULL;
-	}
-	return 0;
 }
 
 static double now(void)
@@ -338,7 +326,7 @@ int main(int argc, char **argv)
 	if (kvm < 0) {
 		int err = errno;
 		if (err == ENOENT || err == EACCES || err == ENXIO || err == ENODEV || err == EPERM) {
-			int req = required("kvm");
+			int req = vz_test_required("kvm");
 			printf(req ? "kvmcheck: FAIL: required feature kvm unavailable: /dev/kvm: %s\n"
 				   : "kvmcheck: SKIP: /dev/kvm: %s\n",
 			       strerror(err));
