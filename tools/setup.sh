@@ -15,7 +15,7 @@ set -euo pipefail
 readonly PACKAGES=(
 	build-essential cmake pkg-config # compiler, build system
 	busybox-static                   # the test and example rootfs
-	bubblewrap crun                  # reference runtimes for comparison
+	bubblewrap crun runc             # peers in the benchmark (bench/)
 	doxygen graphviz                 # the docs target
 	python3 python3-pytest           # the ctypes binding tests
 	python3-pip python3-venv         # `pip install ./bindings/python`, tested offline
@@ -23,7 +23,7 @@ readonly PACKAGES=(
 	iproute2                         # network inspection in tests
 	linux-source-6.1 flex bison bc   # the guest kernel (tools/guest-kernel/build.sh)
 	libelf-dev xz-utils cpio
-	qemu-system-x86                  # the kvm_amd testbed (tools/kvm-testbed)
+	qemu-system-x86                  # the kvm_amd testbed; the QEMU peer in bench/
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vz-bench: the benchmark harness. Shared declarations of its parts:
+ *   util.c    clock, samples and percentiles, JSON text, spawning, process memory
+ *   modes.c   the modes: libvz container and VM, and the peers (fork+exec, bwrap, crun,
+ *             runc, QEMU microvm, kvmtool), each a begin/end/stop triple
+ *   run.c     the measurements: interleaved sequential runs, memory, concurrency
+ *   report.c  terminal table, JSON, CSV; host description
+ *   main.c    options and the order of work
+ * The method is explained in docs/benchmarks.md.
+ */
+#ifndef VZ_BENCH_H
+#define VZ_BENCH_H
+
+#define _GNU_SOURCE
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <vz/vz.h>
+
+#define BENCH_NAME "vz-bench"
+
+enum {
+	BENCH_MAX_MODES = 10,
+	BENCH_MAX_WORKLOADS = 4,
+	BENCH_MAX_LEVELS = 8,
+	BENCH_MAX_PHASES = VZ_MAX_PHASES + 2,
+	BENCH_ERR_LEN = 512,
+	BENCH_ID_LEN = 64,
+	BENCH_MAX_CONCURRENCY = 1000,
+};
+
+/* What a mode is compared with: libvz's container with container peers, its VM with VM
+ * peers; the fork+exec floor counts as a container-class peer. */
+enum mode_class { CLASS_CONTAINER, CLASS_VM };
+
+/* The samples of one measured quantity, in the order they were taken (nanoseconds). */
+struct series {
+	uint64_t *ns;
+	size_t n, cap;
+};
+
+/* Nearest-rank percentiles (p50 is the median of an even count's two middles). */
+struct summary {
+	size_t n;
+	double min, p50, p90, p99, max, mean; /* milliseconds */
+};
+
+/* One program every mode runs: argv for sandboxes, the same as a shell line for guests
+ * that run it as their init's command (QEMU, kvmtool). */
+struct workload {
+	const char *name;
+	const char *about;
+	const char *argv[8];
+	int argc;
+	const char *script; /* argv[2] when argv is /bin/sh -c SCRIPT, else argv joined */
+};
+
+/* One life cycle of a sandbox in flight. */
+struct run {
+	uint64_t t0, t_end;	    /* just before the first call; just after the last */
+	pid_t pid;		    /* spawned peer */
+	int pidfd;		    /* its pidfd, or -1 */
+	int outfd;		    /* memfd catching the peer's stdout+stderr (guests: serial) */
+	int readyfd;		    /* memory runs: read end of the sandbox's stdout */
+	vz_sandbox *sb;		    /* libvz */
+	vz_result res;		    /* libvz's result (phases) */
+	uint64_t t_created;	    /* libvz: after create+limit */
+	uint64_t t_waited;	    /* libvz: after wait, before free */
+	int64_t timeout_ms;	    /* how long it may take (libvz: its wall-time limit) */
+	unsigned long seq;	    /* unique per run: OCI container ids */
+	char id[BENCH_ID_LEN];	    /* OCI container id */
+	char err[BENCH_ERR_LEN];    /* why the run failed */
+};
+
+struct bench;
+struct mode;
+
+/* begin starts one sandbox (sets t0); end waits for it until run->timeout_ms has passed
+ * and checks it did what it should (sets t_end, frees everything); both return 0 or -1
+ * with run->err. stop ends a sandbox that is still running (memory runs, time-outs). */
+struct mode_ops {
+	int (*begin)(struct bench *b, struct mode *m, const struct workload *w, struct run *r);
+	int (*end)(struct bench *b, struct mode *m, const struct workload *w, struct run *r);
+	void (*stop)(struct bench *b, struct mode *m, struct run *r);
+	pid_t (*root)(struct run *r); /* the host process tree a running sandbox is */
+};
+
+/* Results of one mode for one workload. */
+struct lat {
+	struct series total;			/* create -> gone, per measured run */
+	struct series phase[BENCH_MAX_PHASES];	/* libvz: by phase name */
+	char phase_name[BENCH_MAX_PHASES][24];
+	size_t nphase;
+	size_t failures, warmup_failures;
+	char first_error[BENCH_ERR_LEN];
+};
+
+/* Results of one mode at one concurrency level. */
+struct conc {
+	size_t level, rounds, sandboxes, failures;
+	struct series latency;	/* per sandbox: from the common release to its end */
+	struct series makespan; /* per round: release -> the last one's end */
+	char first_error[BENCH_ERR_LEN];
+};
+
+struct memory {
+	bool measured;
+	char error[BENCH_ERR_LEN];
+	size_t processes;
+	uint64_t pss_kib, rss_kib;
+	int64_t cgroup_kib; /* -1: the sandbox has no memory cgroup of its own */
+	uint64_t guest_ram_rss_kib; /* libvz VM: resident guest RAM within rss */
+	char note[BENCH_ERR_LEN];
+};
+
+struct mode {
+	const char *name;
+	enum mode_class cls;
+	bool libvz;
+	char about[BENCH_ERR_LEN];   /* the isolation it gets, one line */
+	char why[BENCH_ERR_LEN];     /* non-empty: skipped, and why */
+	char version[128];
+	struct mode_ops ops;
+	char path[PATH_MAX];	     /* the program a peer runs */
+	vz_backend backend;	     /* libvz modes */
+	vz_config *cfg[BENCH_MAX_WORKLOADS + 1]; /* libvz: per workload; last: memory run */
+	struct lat lat[BENCH_MAX_WORKLOADS];
+	struct conc conc[BENCH_MAX_LEVELS];
+	size_t nconc;
+	struct memory mem;
+	/* OCI runtimes (crun, runc) */
+	char bundle[PATH_MAX];
+	int ns_fd;		     /* mount namespace to run the runtime in, or -1 */
+	/* guests (QEMU, kvmtool) */
+	char accel[16];
+	char kernel[PATH_MAX];
+	char *cmd_base;		     /* kernel command line before the workload */
+};
+
+struct opts {
+	size_t runs, warmup, vm_runs, vm_warmup, rounds, vm_rounds;
+	size_t levels[BENCH_MAX_LEVELS], nlevels;
+	size_t vm_levels[BENCH_MAX_LEVELS], vm_nlevels;
+	const char *rootfs, *kernel, *out, *kvmtool, *kvmtool_kernel, *only;
+	const char *workloads; /* comma list */
+	unsigned vm_ram_mib, timeout_s;
+	bool peers, vm, container, memory;
+};
+
+struct bench {
+	struct opts o;
+	char rootfs[PATH_MAX];
+	char kernel[PATH_MAX];	/* the guest kernel libvz found (for the peers too) */
+	char tmp[PATH_MAX];	/* our temporary directory (bundles, initramfs) */
+	char initramfs[PATH_MAX];
+	char command[1024];	/* how we were invoked */
+	char host_kvm[256];	/* what vz_backend_available(VM) says */
+	bool pvm;		/* the host's KVM is kvm_pvm */
+	const struct workload *wl[BENCH_MAX_WORKLOADS];
+	size_t nwl;
+	struct mode modes[BENCH_MAX_MODES];
+	size_t nmodes;
+	pthread_mutex_t lock;	/* seq */
+	unsigned long seq;
+	int host_ns, cwd_fd;
+	bool tty;		/* progress redraws one line */
+	uint64_t t_begin, last_progress;
+};
+
+extern volatile sig_atomic_t bench_stop;
+extern const struct workload bench_workloads[];
+extern const size_t bench_nworkloads;
+extern const struct workload bench_ready_workload;
+
+/* util.c */
+uint64_t now_ns(void);
+double ns_ms(uint64_t ns);
+int msg(char *dst, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void *xrealloc(void *p, size_t size);
+void series_add(struct series *s, uint64_t ns);
+void series_free(struct series *s);
+struct summary summarize(const struct series *s);
+void json_str(FILE *f, const char *s);
+bool find_program(const char *name, char *out, size_t len);
+int read_text(const char *path, char **out);
+int first_line(char *const *argv, char *out, size_t len);
+unsigned long next_seq(struct bench *b);
+
+/* A spawned program: stdin /dev/null, stdout and stderr to out_fd and err_fd (-1: /dev/null
+ * and out_fd), optionally in another mount namespace (ns_fd >= 0). */
+struct spawn {
+	const char *path;
+	char *const *argv;
+	int out_fd, err_fd;
+	int ns_fd;
+};
+int spawn_start(const struct spawn *sp, pid_t *pid, int *pidfd, char *err, size_t len);
+int spawn_wait(pid_t pid, int pidfd, int64_t timeout_ms, int *status);
+int run_cmd(const struct spawn *sp, int64_t timeout_ms, char *err, size_t len);
+void describe_status(int status, const char *who, char *err, size_t len);
+void append_output(int fd, char *err, size_t len);
+int tree_memory(pid_t root, struct memory *mem, uint64_t ram_bytes);
+
+/* modes.c */
+void modes_setup(struct bench *b);
+void modes_teardown(struct bench *b);
+
+/* run.c */
+void run_latency(struct bench *b);
+void run_memory(struct bench *b);
+void run_concurrency(struct bench *b);
+void progress(struct bench *b, bool force, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* report.c */
+void report_header(struct bench *b);
+void report_table(struct bench *b);
+int report_files(struct bench *b);
+
+#endif

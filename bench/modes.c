@@ -1,0 +1,940 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vz-bench: the modes. Each is a begin/end/stop triple over one life cycle of a sandbox.
+ *
+ *   libvz-container  vz_sandbox_create -> limit (memory, pids, cpu, wall) -> start -> wait
+ *                    -> free: the whole life cycle, as a peer's time includes its tear-down
+ *   libvz-vm         the same with VZ_BACKEND_VM (guest RAM = the memory limit)
+ *   fork+exec        clone+chroot into the rootfs+execve, waitpid: the floor, no isolation
+ *   bwrap            bubblewrap --unshare-all, the rootfs bound read-only as /
+ *   crun, runc       OCI runtimes: the same namespaces and cgroup limits as libvz
+ *   qemu-microvm     QEMU's microvm machine, the same kernel, the rootfs as initramfs; KVM
+ *                    where it boots the guest, else TCG (emulation), and says which
+ *   kvmtool          lkvm run, when --kvmtool gives its path
+ * A peer's time runs from just before it is spawned until it has been reaped.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef VZ_BENCH_DEFAULT_KERNEL
+#define VZ_BENCH_DEFAULT_KERNEL ""
+#endif
+
+#define BENCH_CGROUP2_MAGIC 0x63677270 /* CGROUP2_SUPER_MAGIC */
+#define BENCH_TMPFS_MAGIC 0x01021994   /* TMPFS_MAGIC */
+#define BENCH_UNIFIED "/sys/fs/cgroup/unified"
+
+/* The limits libvz and the OCI runtimes set: the same cgroup work in each. */
+static const int64_t bench_memory = 256LL << 20;
+static const int64_t bench_pids = 64;
+static const int64_t bench_cpu_millicores = 1000;
+
+/* Printed by a guest's init (QEMU, kvmtool) when the workload exited 0. */
+#define GUEST_OK "vz-bench-ok"
+
+const struct workload bench_workloads[] = {
+	{ "true", "/bin/true", { "/bin/true" }, 1, "/bin/true" },
+	{ "pipeline", "a small shell pipeline: sh -c 'seq 1 500 | sort -rn | head -n 3 | wc -l'",
+	  { "/bin/sh", "-c", "seq 1 500 | sort -rn | head -n 3 | wc -l" }, 3,
+	  "seq 1 500 | sort -rn | head -n 3 | wc -l" },
+	{ "touch64m", "touches 64 MiB: dd if=/dev/zero of=/dev/null bs=64M count=1 (one 64 MiB "
+	  "buffer, every page written)",
+	  { "/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1" }, 5,
+	  "dd if=/dev/zero of=/dev/null bs=64M count=1" },
+};
+const size_t bench_nworkloads = sizeof(bench_workloads) / sizeof(bench_workloads[0]);
+
+/* The memory run: says it is ready on stdout, then stays. The marker is put together by
+ * the shell, so that a kernel that echoes its command line cannot send it early. */
+#define READY_SCRIPT "r=ready; echo vz-bench-$r; exec sleep 3600"
+const struct workload bench_ready_workload = {
+	"ready", READY_SCRIPT, { "/bin/sh", "-c", READY_SCRIPT }, 3, READY_SCRIPT
+};
+
+static bool is_ready(const struct workload *w)
+{
+	return w == &bench_ready_workload;
+}
+
+static int wl_index(struct bench *b, const struct workload *w)
+{
+	for (size_t i = 0; i < b->nwl; i++) {
+		if (b->wl[i] == w)
+			return (int)i;
+	}
+	return (int)b->nwl; /* the ready workload's config slot */
+}
+
+/* ---- libvz ----------------------------------------------------------------------------- */
+
+static int vz_fail(struct run *r, const char *what)
+{
+	msg(r->err, sizeof(r->err), "%s: %s", what, vz_error_last()->message);
+	return -1;
+}
+
+static int vz_begin(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
+{
+	int64_t mem = m->backend == VZ_BACKEND_VM ? (int64_t)b->o.vm_ram_mib << 20 : bench_memory;
+
+	r->t0 = now_ns();
+	if (vz_sandbox_create(&r->sb, m->backend, m->cfg[wl_index(b, w)]))
+		return vz_fail(r, "vz_sandbox_create");
+	if (vz_sandbox_limit(r->sb, VZ_LIMIT_MEMORY, mem) ||
+	    vz_sandbox_limit(r->sb, VZ_LIMIT_PIDS, bench_pids) ||
+	    vz_sandbox_limit(r->sb, VZ_LIMIT_CPU, bench_cpu_millicores))
+		return vz_fail(r, "vz_sandbox_limit");
+	if (!is_ready(w) && vz_sandbox_limit(r->sb, VZ_LIMIT_WALL_TIME, r->timeout_ms))
+		return vz_fail(r, "vz_sandbox_limit");
+	r->t_created = now_ns();
+	if (vz_sandbox_start(r->sb))
+		return vz_fail(r, "vz_sandbox_start");
+	if (is_ready(w))
+		r->readyfd = vz_sandbox_stdio_fd(r->sb, VZ_STDOUT);
+	return 0;
+}
+
+static int vz_end(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
+{
+	int rc = -1;
+
+	(void)b, (void)m, (void)w;
+	r->res = (vz_result){ .size = sizeof(r->res) };
+	if (vz_sandbox_wait(r->sb, r->timeout_ms + 10000, &r->res)) {
+		vz_fail(r, "vz_sandbox_wait");
+	} else if (r->res.reason != VZ_REASON_EXITED || r->res.exit_code != 0) {
+		msg(r->err, sizeof(r->err), "%s, exit code %d%s%s", vz_reason_name(r->res.reason),
+		    (int)r->res.exit_code, r->res.message[0] ? ": " : "", r->res.message);
+	} else {
+		rc = 0;
+	}
+	r->t_waited = now_ns();
+	vz_sandbox_free(r->sb);
+	r->sb = NULL;
+	r->t_end = now_ns();
+	return rc;
+}
+
+static void vz_stop(struct bench *b, struct mode *m, struct run *r)
+{
+	vz_result res = { .size = sizeof(res) };
+
+	(void)b, (void)m;
+	if (!r->sb)
+		return;
+	vz_sandbox_kill(r->sb, SIGKILL);
+	vz_sandbox_wait(r->sb, 60000, &res);
+	vz_sandbox_free(r->sb);
+	r->sb = NULL;
+}
+
+static pid_t vz_root(struct run *r)
+{
+	return r->sb ? vz_sandbox_pid(r->sb) : -1;
+}
+
+static void vz_setup(struct bench *b, struct mode *m, const char *name, vz_backend be)
+{
+	const char *why = NULL;
+
+	m->name = name;
+	m->libvz = true;
+	m->backend = be;
+	m->cls = be == VZ_BACKEND_VM ? CLASS_VM : CLASS_CONTAINER;
+	msg(m->version, sizeof(m->version), "libvz %s", vz_version_string());
+	m->ops = (struct mode_ops){ vz_begin, vz_end, vz_stop, vz_root };
+	if (vz_backend_available(be, &why) != VZ_OK) {
+		msg(m->why, sizeof(m->why), "backend unavailable: %s",
+		    why ? why : vz_error_last()->message);
+		return;
+	}
+	if (be == VZ_BACKEND_VM) {
+		msg(b->host_kvm, sizeof(b->host_kvm), "%s", why ? why : "");
+		msg(m->about, sizeof(m->about), "libvz's own KVM VMM: guest kernel %s, %u MiB RAM, "
+		    "1 vCPU, rootfs copied into an initramfs, libvz's guest init (limits, "
+		    "seccomp, capabilities dropped); %s", b->kernel[0] ? b->kernel : "(default)",
+		    b->o.vm_ram_mib, why ? why : "");
+	} else {
+		msg(m->about, sizeof(m->about), "user pid net ipc uts mnt cgroup namespaces, "
+		    "overlay root, cgroup limits (memory, pids, cpu), seccomp, capabilities "
+		    "dropped");
+	}
+	for (size_t i = 0; i <= b->nwl; i++) {
+		const struct workload *w = i < b->nwl ? b->wl[i] : &bench_ready_workload;
+		vz_config *cfg = NULL;
+
+		if (vz_config_new(&cfg) || vz_config_set_rootfs(cfg, b->rootfs) ||
+		    vz_config_set_argv(cfg, (size_t)w->argc, w->argv) ||
+		    vz_config_set_stdio(cfg, VZ_STDIN, VZ_STDIO_NULL, -1) ||
+		    vz_config_set_stdio(cfg, VZ_STDOUT, is_ready(w) ? VZ_STDIO_PIPE : VZ_STDIO_NULL,
+					-1) ||
+		    vz_config_set_stdio(cfg, VZ_STDERR, VZ_STDIO_NULL, -1) ||
+		    (be == VZ_BACKEND_VM && b->o.kernel && vz_config_set_kernel(cfg, b->o.kernel))) {
+			msg(m->why, sizeof(m->why), "config: %s", vz_error_last()->message);
+			vz_config_free(cfg);
+			return;
+		}
+		m->cfg[i] = cfg;
+	}
+}
+
+/* ---- spawned peers ----------------------------------------------------------------------- */
+
+/* Start argv with stdout+stderr into a fresh memfd (or, for the memory run, a pipe). */
+static int peer_spawn(struct mode *m, const struct workload *w, struct run *r, char **argv,
+		      int ns_fd)
+{
+	struct spawn sp = { .path = m->path, .argv = argv, .out_fd = -1, .err_fd = -1,
+			    .ns_fd = ns_fd };
+	int pipefd[2] = { -1, -1 }, rc;
+
+	r->outfd = memfd_create("vz-bench-out", MFD_CLOEXEC);
+	if (r->outfd < 0)
+		return msg(r->err, sizeof(r->err), "memfd_create: %s", strerror(errno));
+	sp.out_fd = sp.err_fd = r->outfd;
+	if (is_ready(w)) {
+		if (pipe2(pipefd, O_CLOEXEC))
+			return msg(r->err, sizeof(r->err), "pipe: %s", strerror(errno));
+		sp.out_fd = pipefd[1];
+		r->readyfd = pipefd[0];
+	}
+	r->t0 = now_ns();
+	rc = spawn_start(&sp, &r->pid, &r->pidfd, r->err, sizeof(r->err));
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
+	return rc;
+}
+
+/* Reap a peer within the deadline; a peer that overstays is stopped and fails. */
+static int peer_wait(struct bench *b, struct mode *m, struct run *r, int *status)
+{
+	if (spawn_wait(r->pid, r->pidfd, r->timeout_ms, status) == 0) {
+		r->t_end = now_ns();
+		r->pid = -1;
+		return 0;
+	}
+	r->t_end = now_ns();
+	msg(r->err, sizeof(r->err), "%s: %s", m->name,
+	    errno == ETIMEDOUT ? "did not end in time" : strerror(errno));
+	m->ops.stop(b, m, r);
+	return -1;
+}
+
+static void peer_close(struct run *r)
+{
+	if (r->pidfd >= 0)
+		close(r->pidfd);
+	if (r->outfd >= 0)
+		close(r->outfd);
+	r->pidfd = r->outfd = -1;
+}
+
+static int peer_end(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
+{
+	int status, rc = -1;
+
+	(void)w;
+	if (peer_wait(b, m, r, &status) == 0) {
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			rc = 0;
+		} else {
+			describe_status(status, m->name, r->err, sizeof(r->err));
+			append_output(r->outfd, r->err, sizeof(r->err));
+		}
+	}
+	peer_close(r);
+	return rc;
+}
+
+static void peer_stop(struct bench *b, struct mode *m, struct run *r)
+{
+	int status;
+
+	(void)b, (void)m;
+	if (r->pid > 0) {
+		kill(r->pid, SIGKILL);
+		while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR)
+			;
+		r->pid = -1;
+	}
+	peer_close(r);
+}
+
+static pid_t peer_root(struct run *r)
+{
+	return r->pid;
+}
+
+/* fork+exec: the rootfs's static busybox, which picks the applet by argv[0]'s base name
+ * and whose sh runs applets before looking at $PATH: the same programs, on the host. */
+static int floor_begin(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
+{
+	(void)b;
+	return peer_spawn(m, w, r, (char **)w->argv, -1);
+}
+
+static void floor_setup(struct bench *b, struct mode *m)
+{
+	m->name = "fork+exec";
+	m->cls = CLASS_CONTAINER;
+	msg(m->path, sizeof(m->path), "%s/bin/busybox", b->rootfs);
+	msg(m->about, sizeof(m->about), "no isolation: clone+execve of %s on the host, then "
+	    "waitpid: the floor every sandbox pays on top of", m->path);
+	msg(m->version, sizeof(m->version), "-");
+	m->ops = (struct mode_ops){ floor_begin, peer_end, peer_stop, peer_root };
+}
+
+/* bubblewrap: argv is the fixed head and the workload. */
+static int bwrap_begin(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
+{
+	char *argv[32] = { "bwrap", "--unshare-all", "--die-with-parent", "--ro-bind", b->rootfs,
+			   "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--" };
+	size_t n = 13;
+
+	for (int i = 0; i < w->argc; i++)
+		argv[n++] = (char *)w->argv[i];
+	return peer_spawn(m, w, r, argv, -1);
+}
+
+static void bwrap_setup(struct bench *b, struct mode *m)
+{
+	char *ver[] = { "bwrap", "--version", NULL };
+
+	m->name = "bwrap";
+	m->cls = CLASS_CONTAINER;
+	m->ops = (struct mode_ops){ bwrap_begin, peer_end, peer_stop, peer_root };
+	if (!find_program("bwrap", m->path, sizeof(m->path))) {
+		msg(m->why, sizeof(m->why), "not installed (Debian: bubblewrap)");
+		return;
+	}
+	first_line(ver, m->version, sizeof(m->version));
+	msg(m->about, sizeof(m->about), "--unshare-all: user pid net ipc uts cgroup mnt "
+	    "namespaces, rootfs bound read-only as /; no cgroup limits, no seccomp, no overlay");
+	(void)b;
+}
+
+/* ---- OCI runtimes (crun, runc) -------------------------------------------------------------- */
+
+/* "runtime --root STATE" then the rest. */
+static void oci_argv(struct bench *b, struct mode *m, char **argv, char *state, size_t len)
+{
+	msg(state, len, "%s/%s-state", b->tmp, m->name);
+	argv[0] = (char *)m->name;
+	argv[1] = "--root";
+	argv[2] = state;
+}
+
+static void oci_bundle_dir(struct bench *b, struct mode *m, const struct workload *w, char *dst,
+			   size_t len)
+{
+	msg(dst, len, "%s/%s-%s", b->tmp, m->name, w->name);
+}
+
+static int oci_begin(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
+{
+	char state[PATH_MAX], bundle[PATH_MAX], *argv[12];
+
+	oci_argv(b, m, argv, state, sizeof(state));
+	oci_bundle_dir(b, m, w, bundle, sizeof(bundle));
+	r->seq = next_seq(b);
+	msg(r->id, sizeof(r->id), "vz-bench-%d-%lu", (int)getpid(), r->seq);
+	argv[3] = "run";
+	argv[4] = "--bundle";
+	argv[5] = bundle;
+	argv[6] = r->id;
+	argv[7] = NULL;
+	return peer_spawn(m, w, r, argv, m->ns_fd);
+}
+
+/* "runtime --root STATE VERB ARGS...", to its end (clean-up: failures are ignored). */
+static void oci_cmd(struct bench *b, struct mode *m, char *const *tail)
+{
+	char state[PATH_MAX], err[BENCH_ERR_LEN], *argv[12];
+	struct spawn sp = { .path = m->path, .argv = argv, .out_fd = -1, .err_fd = -1,
+			    .ns_fd = m->ns_fd };
+	size_t n = 3;
+
+	oci_argv(b, m, argv, state, sizeof(state));
+	while (*tail && n < 11)
+		argv[n++] = *tail++;
+	argv[n] = NULL;
+	run_cmd(&sp, 30000, err, sizeof(err));
+}
+
+/* A container that is still running: kill it through the runtime, reap the runtime, and
+ * delete what is left. */
+static void oci_stop(struct bench *b, struct mode *m, struct run *r)
+{
+	int status;
+
+	if (r->pid > 0) {
+		oci_cmd(b, m, (char *[]){ "kill", r->id, "KILL", NULL });
+
+		if (spawn_wait(r->pid, r->pidfd, 10000, &status)) {
+			kill(r->pid, SIGKILL);
+			waitpid(r->pid, &status, 0);
+		}
+		r->pid = -1;
+	}
+	if (r->id[0])
+		oci_cmd(b, m, (char *[]){ "delete", "-f", r->id, NULL });
+	peer_close(r);
+}
+
+/*
+ * Replace, in the heap string *buf, the text from the first `from` up to and including
+ * the first `to` after it by `with`. The runtime's generated spec is edited this way:
+ * this program depends on libc only, and the few edits are anchored on keys `spec`
+ * always writes.
+ */
+static int text_splice(char **buf, const char *from, char to, const char *with)
+{
+	char *a = strstr(*buf, from), *z, *out;
+	size_t head, tail, wl = strlen(with);
+
+	if (!a || !(z = strchr(a + strlen(from), to)))
+		return -1;
+	z++;
+	head = (size_t)(a - *buf);
+	tail = strlen(z);
+	out = xrealloc(NULL, head + wl + tail + 1);
+	memcpy(out, *buf, head);
+	memcpy(out + head, with, wl);
+	memcpy(out + head + wl, z, tail + 1);
+	free(*buf);
+	*buf = out;
+	return 0;
+}
+
+static bool section_has(const char *buf, const char *from, char to, const char *what)
+{
+	const char *a = strstr(buf, from), *z, *w;
+
+	if (!a || !(z = strchr(a + strlen(from), to)))
+		return false;
+	w = strstr(a, what);
+	return w && w < z;
+}
+
+/* JSON-escape into a buffer (paths and argv only; no control characters expected). */
+static void json_into(char *dst, size_t len, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < len; s++) {
+		if (*s == '"' || *s == '\\')
+			dst[o++] = '\\';
+		dst[o++] = *s;
+	}
+	dst[o] = '\0';
+}
+
+/*
+ * Edit `spec`'s config.json: run the workload with no terminal on the read-only rootfs,
+ * with libvz's limits, and with a cgroup namespace (spec leaves it out; libvz has one),
+ * so that both create the same namespaces and do the same cgroup work.
+ */
+static int oci_edit(char **buf, const char *rootfs, const struct workload *w, char *why,
+		    size_t len)
+{
+	char esc[PATH_MAX * 2], root[PATH_MAX * 2 + 64], args[1024], res[256], lim[200], a[256];
+	const char *anchor = "\"resources\"";
+	size_t o;
+
+	json_into(esc, sizeof(esc), rootfs);
+	msg(root, sizeof(root), "\"root\": {\"path\": \"%s\", \"readonly\": true}", esc);
+	o = (size_t)snprintf(args, sizeof(args), "\"args\": [");
+	for (int i = 0; i < w->argc && o < sizeof(args); i++) {
+		json_into(a, sizeof(a), w->argv[i]);
+		o += (size_t)snprintf(args + o, sizeof(args) - o, "%s\"%s\"", i ? ", " : "", a);
+	}
+	if (o + 2 >= sizeof(args))
+		return msg(why, len, "workload too long");
+	strcat(args, "]");
+	msg(lim, sizeof(lim), "\"memory\": {\"limit\": %" PRId64 "}, \"pids\": {\"limit\": %"
+	    PRId64 "}, \"cpu\": {\"quota\": %" PRId64 ", \"period\": 100000}", bench_memory,
+	    bench_pids, bench_cpu_millicores * 100);
+	if (text_splice(buf, "\"terminal\"", ',', "\"terminal\": false,") ||
+	    text_splice(buf, "\"args\"", ']', args) || text_splice(buf, "\"root\"", '}', root))
+		return msg(why, len, "spec output not understood");
+	if (strstr(*buf, anchor)) {
+		msg(res, sizeof(res), "%s: {%s%s", anchor, lim,
+		    strstr(*buf, "\"resources\": {}") ? "" : ",");
+	} else {
+		anchor = "\"linux\"";
+		msg(res, sizeof(res), "%s: {\"resources\": {%s},", anchor, lim);
+	}
+	if (text_splice(buf, anchor, '{', res))
+		return msg(why, len, "spec output has no \"linux\"");
+	if (!section_has(*buf, "\"namespaces\"", ']', "cgroup") &&
+	    text_splice(buf, "\"namespaces\"", '[', "\"namespaces\": [{\"type\": \"cgroup\"},"))
+		return msg(why, len, "spec output has no \"namespaces\"");
+	return 0;
+}
+
+static int oci_bundle(struct bench *b, struct mode *m, const struct workload *w)
+{
+	char bundle[PATH_MAX], path[PATH_MAX + 16], *buf = NULL;
+	char *argv[] = { (char *)m->name, "spec", "--bundle", bundle, NULL };
+	struct spawn sp = { .path = m->path, .argv = argv, .out_fd = -1, .err_fd = -1, .ns_fd = -1 };
+	FILE *f;
+	int rc = -1;
+
+	oci_bundle_dir(b, m, w, bundle, sizeof(bundle));
+	if (mkdir(bundle, 0700))
+		return msg(m->why, sizeof(m->why), "mkdir %s: %s", bundle, strerror(errno));
+	if (run_cmd(&sp, 30000, m->why, sizeof(m->why)))
+		return -1;
+	msg(path, sizeof(path), "%s/config.json", bundle);
+	if (read_text(path, &buf))
+		return msg(m->why, sizeof(m->why), "%s: %s", path, strerror(errno));
+	if (oci_edit(&buf, b->rootfs, w, m->why, sizeof(m->why)) == 0) {
+		f = fopen(path, "we");
+		if (f && fputs(buf, f) >= 0 && fclose(f) == 0)
+			rc = 0;
+		else
+			msg(m->why, sizeof(m->why), "write %s: %s", path, strerror(errno));
+	}
+	free(buf);
+	return rc;
+}
+
+/* Is this a hybrid cgroup host whose v2 hierarchy has a controller enabled? */
+static bool hybrid_with_controllers(void)
+{
+	struct statfs root, unified;
+	char *buf = NULL;
+	bool busy;
+
+	if (statfs("/sys/fs/cgroup", &root) || root.f_type != BENCH_TMPFS_MAGIC ||
+	    statfs(BENCH_UNIFIED, &unified) || unified.f_type != BENCH_CGROUP2_MAGIC ||
+	    read_text(BENCH_UNIFIED "/cgroup.controllers", &buf))
+		return false;
+	busy = buf[strspn(buf, " \n")] != '\0';
+	free(buf);
+	return busy;
+}
+
+/*
+ * crun refuses a hybrid cgroup host whose v2 hierarchy has any controller enabled
+ * ("cgroups in hybrid mode not supported, drop all controllers from cgroupv2"); on such
+ * a host that is typically only hugetlb, which neither crun nor libvz limits. So crun
+ * runs in a private mount namespace, made once here, in which
+ * /sys/fs/cgroup/unified/cgroup.controllers reads empty; crun then does its ordinary
+ * work (a cgroup in every hierarchy, limits written, all removed at exit). The host is
+ * not changed. The spawn helper enters that namespace in the child.
+ */
+static int crun_private_ns(struct bench *b, struct mode *m)
+{
+	int ns = -1;
+
+	if (unshare(CLONE_NEWNS))
+		goto fail;
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+	    mount("/dev/null", BENCH_UNIFIED "/cgroup.controllers", NULL, MS_BIND, NULL) ||
+	    (ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0) {
+		int e = errno;
+
+		setns(b->host_ns, CLONE_NEWNS);
+		errno = e;
+		goto fail;
+	}
+	if (setns(b->host_ns, CLONE_NEWNS) || fchdir(b->cwd_fd)) {
+		fprintf(stderr, BENCH_NAME ": cannot return to the host mount namespace: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+	m->ns_fd = ns;
+	msg(m->about + strlen(m->about), sizeof(m->about) - strlen(m->about),
+	    "; hybrid cgroup host: runs in a private mount namespace in which "
+	    BENCH_UNIFIED "/cgroup.controllers reads empty (crun refuses v2 controllers in "
+	    "hybrid mode)");
+	return 0;
+fail:
+	return msg(m->why, sizeof(m->why), "hybrid cgroups with v2 controllers, which crun "
+		   "refuses, and no private mount namespace to hide them: %s", strerror(errno));
+}
+
+static void oci_setup(struct bench *b, struct mode *m, const char *name)
+{
+	char *ver[] = { (char *)name, "--version", NULL }, state[PATH_MAX];
+
+	m->name = name;
+	m->cls = CLASS_CONTAINER;
+	m->ns_fd = -1;
+	m->ops = (struct mode_ops){ oci_begin, peer_end, oci_stop, peer_root };
+	if (!find_program(name, m->path, sizeof(m->path))) {
+		msg(m->why, sizeof(m->why), "not installed (Debian: %s)", name);
+		return;
+	}
+	first_line(ver, m->version, sizeof(m->version));
+	msg(m->about, sizeof(m->about), "%s run: pid net ipc uts mnt cgroup namespaces, read-only "
+	    "root, spec's default seccomp-less profile, the same cgroup limits as libvz", name);
+	msg(state, sizeof(state), "%s/%s-state", b->tmp, name);
+	if (mkdir(state, 0700)) {
+		msg(m->why, sizeof(m->why), "mkdir %s: %s", state, strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i <= b->nwl; i++) {
+		if (oci_bundle(b, m, i < b->nwl ? b->wl[i] : &bench_ready_workload))
+			return;
+	}
+	if (!strcmp(name, "crun") && hybrid_with_controllers())
+		crun_private_ns(b, m);
+}
+
+/* ---- guests: QEMU microvm, kvmtool ------------------------------------------------------------ */
+
+/*
+ * The guest's init is the rootfs's busybox sh, given the workload on the kernel command
+ * line: it mounts devtmpfs, runs the workload with its output discarded, says GUEST_OK on
+ * the serial console if it exited 0, and reboots (reboot=t: a triple fault, which ends
+ * QEMU under -no-reboot and kvmtool too). Everything after "--" goes to init.
+ */
+static char *guest_cmdline(struct mode *m, const struct workload *w)
+{
+	char *out = NULL;
+
+	if (is_ready(w)) {
+		if (asprintf(&out, "%s rdinit=/bin/sh -- -c \"mount -t devtmpfs dev /dev; %s; reboot "
+			     "-f\"", m->cmd_base, w->script) < 0)
+			out = NULL;
+	} else if (asprintf(&out, "%s rdinit=/bin/sh -- -c \"mount -t devtmpfs dev /dev; (%s) "
+			    ">/dev/null 2>&1 && o=ok && echo vz-bench-$o; reboot -f\"", m->cmd_base,
+			    w->script) < 0) {
+		out = NULL;
+	}
+	return out;
+}
+
+static int qemu_begin(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
+{
+	char ram[16], *cmd = guest_cmdline(m, w);
+	bool kvm = !strcmp(m->accel, "kvm");
+	char *argv[] = { "qemu-system-x86_64", "-M", "microvm", "-accel", m->accel, "-cpu",
+			 kvm ? "host" : "max", "-m", ram, "-smp", "1", "-nodefaults",
+			 "-no-user-config", "-display", "none", "-no-reboot", "-serial", "stdio",
+			 "-kernel", m->kernel, "-initrd", b->initramfs, "-append", cmd, NULL };
+	int rc;
+
+	if (!cmd)
+		return msg(r->err, sizeof(r->err), "out of memory");
+	msg(ram, sizeof(ram), "%u", b->o.vm_ram_mib);
+	rc = peer_spawn(m, w, r, argv, -1);
+	free(cmd);
+	return rc;
+}
+
+static int kvmtool_begin(struct bench *b, struct mode *m, const struct workload *w,
+			 struct run *r)
+{
+	char ram[16], *cmd = guest_cmdline(m, w);
+	char *argv[] = { "lkvm", "run", "--kernel", m->kernel, "--initrd", b->initramfs, "--mem",
+			 ram, "--cpus", "1", "--console", "serial", "--params", cmd, NULL };
+	int rc;
+
+	if (!cmd)
+		return msg(r->err, sizeof(r->err), "out of memory");
+	msg(ram, sizeof(ram), "%u", b->o.vm_ram_mib);
+	rc = peer_spawn(m, w, r, argv, -1);
+	free(cmd);
+	return rc;
+}
+
+static bool output_has(int fd, const char *what)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+	char *buf;
+	bool found = false;
+
+	if (size <= 0)
+		return false;
+	buf = xrealloc(NULL, (size_t)size + 1);
+	if (pread(fd, buf, (size_t)size, 0) == size) {
+		buf[size] = '\0';
+		found = memmem(buf, (size_t)size, what, strlen(what)) != NULL;
+	}
+	free(buf);
+	return found;
+}
+
+/*
+ * A guest run succeeded if the VMM exited 0 and the guest said GUEST_OK. A VMM that
+ * reports a KVM emulation failure stays paused rather than exiting: watch for that and
+ * stop it at once instead of waiting out the deadline.
+ */
+static int guest_end(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
+{
+	uint64_t deadline = now_ns() + (uint64_t)r->timeout_ms * 1000000u;
+	int status, rc = -1;
+
+	(void)w;
+	for (;;) {
+		uint64_t now = now_ns();
+		int64_t left = now >= deadline ? 0 : (int64_t)((deadline - now) / 1000000u);
+		int64_t slice = left < 100 ? left : 100;
+
+		if (spawn_wait(r->pid, r->pidfd, slice, &status) == 0) {
+			r->t_end = now_ns();
+			r->pid = -1;
+			break;
+		}
+		if (errno != ETIMEDOUT || left == 0 || output_has(r->outfd, "internal error") ||
+		    output_has(r->outfd, "emulation failure")) {
+			r->t_end = now_ns();
+			msg(r->err, sizeof(r->err), "%s: %s", m->name,
+			    left == 0 ? "did not end in time" : "KVM emulation failure");
+			append_output(r->outfd, r->err, sizeof(r->err));
+			peer_stop(b, m, r);
+			return -1;
+		}
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		describe_status(status, m->name, r->err, sizeof(r->err));
+		append_output(r->outfd, r->err, sizeof(r->err));
+	} else if (!output_has(r->outfd, GUEST_OK)) {
+		msg(r->err, sizeof(r->err), "%s: the workload failed or the guest did not finish",
+		    m->name);
+		append_output(r->outfd, r->err, sizeof(r->err));
+	} else {
+		rc = 0;
+	}
+	peer_close(r);
+	return rc;
+}
+
+/* The rootfs as a newc cpio archive, made once with cpio(1): the guests' initramfs. */
+static int make_initramfs(struct bench *b, char *why, size_t len)
+{
+	char script[PATH_MAX * 3];
+	char *argv[] = { "sh", "-c", script, NULL };
+	char sh[PATH_MAX], cpio[PATH_MAX];
+	struct spawn sp = { .path = sh, .argv = argv, .out_fd = -1, .err_fd = -1, .ns_fd = -1 };
+
+	if (b->initramfs[0])
+		return 0;
+	if (!find_program("cpio", cpio, sizeof(cpio)) || !find_program("sh", sh, sizeof(sh)))
+		return msg(why, len, "cpio is not installed (Debian: cpio)");
+	msg(b->initramfs, sizeof(b->initramfs), "%s/rootfs.cpio", b->tmp);
+	msg(script, sizeof(script), "cd '%s' && find . | LC_ALL=C sort | cpio -o -H newc --quiet "
+	    "-R 0:0 > '%s'", b->rootfs, b->initramfs);
+	if (run_cmd(&sp, 120000, why, len)) {
+		b->initramfs[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* The kernel command line of a guest peer, before the workload: libvz's console-free
+ * defaults, with the words a kvm_pvm host needs when the peer uses KVM there. */
+static void guest_cmd_base(struct bench *b, struct mode *m, bool kvm)
+{
+	const char *pvm = "vzpvm noxsave nopku nopcid noreplace-smp percpu_alloc=page "
+			  "clearcpuid=popcnt,smap,smep,cx16,fsgsbase,rdpid,rdrand,rdseed,umip,"
+			  "pcid,invpcid,avx,avx2,xsaveopt,xsavec,xsaves,rep_good,erms,fsrm";
+
+	free(m->cmd_base);
+	if (asprintf(&m->cmd_base, "console=ttyS0 quiet panic=-1 reboot=t tsc=reliable "
+		     "no_timer_check nomodeset%s%s", kvm && b->pvm ? " " : "",
+		     kvm && b->pvm ? pvm : "") < 0) {
+		fprintf(stderr, BENCH_NAME ": out of memory\n");
+		exit(1);
+	}
+}
+
+/*
+ * Which accelerator QEMU uses: KVM if one run of /bin/true boots and exits on it, else
+ * TCG (QEMU's emulator), with the reason KVM did not do. The test run is not measured.
+ */
+static void qemu_pick_accel(struct bench *b, struct mode *m)
+{
+	struct run r = { .pid = -1, .pidfd = -1, .outfd = -1, .readyfd = -1,
+			 .timeout_ms = (int64_t)b->o.timeout_s * 1000 };
+	char kvm_err[BENCH_ERR_LEN] = "";
+
+	if (access("/dev/kvm", R_OK | W_OK) == 0) {
+		msg(m->accel, sizeof(m->accel), "kvm");
+		guest_cmd_base(b, m, true);
+		if (qemu_begin(b, m, &bench_workloads[0], &r) == 0 &&
+		    guest_end(b, m, &bench_workloads[0], &r) == 0) {
+			msg(m->about + strlen(m->about), sizeof(m->about) - strlen(m->about),
+			    "; accel KVM (-cpu host)");
+			return;
+		}
+		peer_close(&r);
+		msg(kvm_err, sizeof(kvm_err), "%s", r.err);
+	} else {
+		msg(kvm_err, sizeof(kvm_err), "/dev/kvm: %s", strerror(errno));
+	}
+	msg(m->accel, sizeof(m->accel), "tcg");
+	guest_cmd_base(b, m, false);
+	msg(m->about + strlen(m->about), sizeof(m->about) - strlen(m->about),
+	    "; accel TCG (emulation, -cpu max) because KVM could not boot the guest: %.200s",
+	    kvm_err);
+}
+
+static bool is_bzimage(const char *path)
+{
+	char magic[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool yes = fd >= 0 && pread(fd, magic, 4, 0x202) == 4 && !memcmp(magic, "HdrS", 4);
+
+	if (fd >= 0)
+		close(fd);
+	return yes;
+}
+
+static void qemu_setup(struct bench *b, struct mode *m)
+{
+	char *ver[] = { "qemu-system-x86_64", "--version", NULL };
+
+	m->name = "qemu-microvm";
+	m->cls = CLASS_VM;
+	m->ops = (struct mode_ops){ qemu_begin, guest_end, peer_stop, peer_root };
+	if (!find_program("qemu-system-x86_64", m->path, sizeof(m->path))) {
+		msg(m->why, sizeof(m->why), "not installed (Debian: qemu-system-x86)");
+		return;
+	}
+	if (!b->kernel[0]) {
+		msg(m->why, sizeof(m->why), "no guest kernel found (--kernel, VZ_KERNEL)");
+		return;
+	}
+	if (make_initramfs(b, m->why, sizeof(m->why)))
+		return;
+	first_line(ver, m->version, sizeof(m->version));
+	msg(m->kernel, sizeof(m->kernel), "%s", b->kernel);
+	msg(m->about, sizeof(m->about), "-M microvm, 1 vCPU, %u MiB, the same kernel (PVH entry), "
+	    "the same rootfs as a cpio initramfs, busybox sh as init (no libvz guest init: no "
+	    "limits, seccomp or capability drop in the guest)", b->o.vm_ram_mib);
+	qemu_pick_accel(b, m);
+}
+
+static void kvmtool_setup(struct bench *b, struct mode *m)
+{
+	char *ver[] = { (char *)b->o.kvmtool, "version", NULL };
+	const char *kernel = b->o.kvmtool_kernel ? b->o.kvmtool_kernel : b->kernel;
+
+	m->name = "kvmtool";
+	m->cls = CLASS_VM;
+	m->ops = (struct mode_ops){ kvmtool_begin, guest_end, peer_stop, peer_root };
+	if (!b->o.kvmtool) {
+		msg(m->why, sizeof(m->why), "no --kvmtool PATH given (not in Debian's archive)");
+		return;
+	}
+	if (!find_program(b->o.kvmtool, m->path, sizeof(m->path))) {
+		msg(m->why, sizeof(m->why), "%s: not an executable", b->o.kvmtool);
+		return;
+	}
+	if (!kernel[0] || !is_bzimage(kernel)) {
+		msg(m->why, sizeof(m->why), "kvmtool boots a bzImage; %s is not one (give "
+		    "--kvmtool-kernel)", kernel[0] ? kernel : "no kernel");
+		return;
+	}
+	if (make_initramfs(b, m->why, sizeof(m->why)))
+		return;
+	first_line(ver, m->version, sizeof(m->version));
+	msg(m->kernel, sizeof(m->kernel), "%s", kernel);
+	msg(m->accel, sizeof(m->accel), "kvm");
+	guest_cmd_base(b, m, true);
+	msg(m->about, sizeof(m->about), "lkvm run, 1 vCPU, %u MiB, kernel %s, the same rootfs as a "
+	    "cpio initramfs, busybox sh as init", b->o.vm_ram_mib, kernel);
+}
+
+/* ---- all modes ------------------------------------------------------------------------------- */
+
+/* The guest kernel libvz will boot: --kernel, $VZ_KERNEL, then the installed default. */
+static void find_kernel(struct bench *b)
+{
+	const char *k = b->o.kernel ? b->o.kernel : getenv("VZ_KERNEL");
+
+	if (!k || !*k)
+		k = VZ_BENCH_DEFAULT_KERNEL;
+	if (*k && access(k, R_OK) == 0)
+		msg(b->kernel, sizeof(b->kernel), "%s", k);
+}
+
+static bool wanted(struct bench *b, const char *name)
+{
+	const char *p = b->o.only;
+	size_t len = strlen(name);
+
+	if (!p)
+		return true;
+	while (*p) {
+		size_t dl = strcspn(p, ",");
+
+		if (dl == len && !strncmp(p, name, len))
+			return true;
+		p += dl + (p[dl] == ',');
+	}
+	return false;
+}
+
+void modes_setup(struct bench *b)
+{
+	struct mode *m;
+
+	find_kernel(b);
+	b->pvm = access("/sys/module/kvm_pvm", F_OK) == 0;
+	for (size_t i = 0; i < BENCH_MAX_MODES; i++)
+		b->modes[i].ns_fd = -1;
+#define ADD(NAME, CLASS, fn, ...)                                                             \
+	do {                                                                                  \
+		m = &b->modes[b->nmodes++];                                                   \
+		m->name = NAME;                                                               \
+		m->cls = CLASS;                                                               \
+		if (wanted(b, NAME))                                                          \
+			fn(b, m, ##__VA_ARGS__);                                              \
+		else                                                                          \
+			msg(m->why, sizeof(m->why), "not selected (--only)");                  \
+	} while (0)
+	if (b->o.container)
+		ADD("libvz-container", CLASS_CONTAINER, vz_setup, "libvz-container", VZ_BACKEND_CONTAINER);
+	if (b->o.vm)
+		ADD("libvz-vm", CLASS_VM, vz_setup, "libvz-vm", VZ_BACKEND_VM);
+	if (b->o.peers && b->o.container) {
+		ADD("fork+exec", CLASS_CONTAINER, floor_setup);
+		ADD("bwrap", CLASS_CONTAINER, bwrap_setup);
+		ADD("crun", CLASS_CONTAINER, oci_setup, "crun");
+		ADD("runc", CLASS_CONTAINER, oci_setup, "runc");
+	}
+	if (b->o.peers && b->o.vm) {
+		ADD("qemu-microvm", CLASS_VM, qemu_setup);
+		ADD("kvmtool", CLASS_VM, kvmtool_setup);
+	}
+#undef ADD
+}
+
+void modes_teardown(struct bench *b)
+{
+	for (size_t i = 0; i < b->nmodes; i++) {
+		struct mode *m = &b->modes[i];
+
+		for (size_t k = 0; k <= BENCH_MAX_WORKLOADS; k++)
+			vz_config_free(m->cfg[k]);
+		for (size_t k = 0; k < BENCH_MAX_WORKLOADS; k++) {
+			series_free(&m->lat[k].total);
+			for (size_t p = 0; p < m->lat[k].nphase; p++)
+				series_free(&m->lat[k].phase[p]);
+		}
+		for (size_t k = 0; k < m->nconc; k++) {
+			series_free(&m->conc[k].latency);
+			series_free(&m->conc[k].makespan);
+		}
+		if (m->ns_fd >= 0)
+			close(m->ns_fd);
+		free(m->cmd_base);
+	}
+}

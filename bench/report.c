@@ -1,0 +1,684 @@
+/* SPDX-License-Identifier: MIT */
+/* vz-bench: the host description, the terminal table, JSON and CSV. */
+#include "bench.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BENCH_CGROUP2_MAGIC 0x63677270
+
+struct host {
+	char cpu[160], kernel[200], os[160], kvm[300], cgroup[80], date[40];
+	long cpus;
+	long long memory_mib;
+};
+
+/* The value of "key<sep>value" on the first line that starts with key. */
+static void file_value(const char *path, const char *key, char *out, size_t len)
+{
+	char *buf = NULL, *p;
+
+	out[0] = '\0';
+	if (read_text(path, &buf))
+		return;
+	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, key, strlen(key)))
+			continue;
+		p += strlen(key);
+		p += strspn(p, " \t:=\"");
+		msg(out, len, "%.*s", (int)strcspn(p, "\"\n"), p);
+		break;
+	}
+	free(buf);
+}
+
+static void describe_host(const struct bench *b, struct host *h)
+{
+	struct utsname u;
+	struct statfs fs;
+	char mem[64];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	file_value("/proc/cpuinfo", "model name", h->cpu, sizeof(h->cpu));
+	h->cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	file_value("/proc/meminfo", "MemTotal", mem, sizeof(mem));
+	h->memory_mib = atoll(mem) / 1024;
+	uname(&u);
+	msg(h->kernel, sizeof(h->kernel), "%s %s %s", u.sysname, u.release, u.machine);
+	file_value("/etc/os-release", "PRETTY_NAME", h->os, sizeof(h->os));
+	if (b->host_kvm[0])
+		msg(h->kvm, sizeof(h->kvm), "%s", b->host_kvm);
+	else if (access("/dev/kvm", F_OK))
+		msg(h->kvm, sizeof(h->kvm), "none (no /dev/kvm)");
+	else
+		msg(h->kvm, sizeof(h->kvm), "%s",
+		    !access("/sys/module/kvm_pvm", F_OK)   ? "kvm_pvm (software)" :
+		    !access("/sys/module/kvm_intel", F_OK) ? "kvm_intel (VMX)" :
+		    !access("/sys/module/kvm_amd", F_OK)   ? "kvm_amd (SVM)" : "unknown");
+	if (statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == BENCH_CGROUP2_MAGIC)
+		msg(h->cgroup, sizeof(h->cgroup), "v2");
+	else if (statfs("/sys/fs/cgroup/unified", &fs) == 0 && fs.f_type == BENCH_CGROUP2_MAGIC)
+		msg(h->cgroup, sizeof(h->cgroup), "v1 (hybrid, v2 at /sys/fs/cgroup/unified)");
+	else
+		msg(h->cgroup, sizeof(h->cgroup), "v1");
+	gmtime_r(&t, &tm);
+	strftime(h->date, sizeof(h->date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The libvz mode a peer is compared with: the one of its class. */
+static const struct mode *pair_of(const struct bench *b, const struct mode *m)
+{
+	if (m->libvz)
+		return NULL;
+	for (size_t i = 0; i < b->nmodes; i++) {
+		if (b->modes[i].libvz && b->modes[i].cls == m->cls)
+			return &b->modes[i];
+	}
+	return NULL;
+}
+
+/* libvz p50 / peer p50 for a workload; 0 if either has no sample. */
+static double ratio(const struct bench *b, const struct mode *m, size_t k, double *vz_p50,
+		    double *peer_p50)
+{
+	const struct mode *vz = pair_of(b, m);
+	struct summary a, p;
+
+	if (!vz || vz->why[0] || m->why[0])
+		return 0;
+	a = summarize(&vz->lat[k].total);
+	p = summarize(&m->lat[k].total);
+	if (!a.n || !p.n || p.p50 <= 0)
+		return 0;
+	if (vz_p50)
+		*vz_p50 = a.p50;
+	if (peer_p50)
+		*peer_p50 = p.p50;
+	return a.p50 / p.p50;
+}
+
+/* ---- terminal ------------------------------------------------------------------------------- */
+
+void report_header(struct bench *b)
+{
+	struct host h;
+
+	describe_host(b, &h);
+	printf(BENCH_NAME " (libvz %s), %s\n", vz_version_string(), h.date);
+	printf("host: %s, %ld CPUs, %lld MiB; %s; %s\n", h.cpu, h.cpus, h.memory_mib, h.kernel,
+	       h.os);
+	printf("      KVM: %s; cgroup %s\n", h.kvm, h.cgroup);
+	printf("rootfs %s, guest kernel %s\n", b->rootfs, b->kernel[0] ? b->kernel : "(none)");
+	printf("runs: %zu after %zu warm-up (VM class: %zu after %zu); timeout %u s per run\n",
+	       b->o.runs, b->o.warmup, b->o.vm_runs, b->o.vm_warmup, b->o.timeout_s);
+	printf("modes:\n");
+	for (size_t i = 0; i < b->nmodes; i++) {
+		const struct mode *m = &b->modes[i];
+
+		printf("  %-16s %s%s%s\n", m->name, m->why[0] ? "SKIPPED: " : "",
+		       m->why[0] ? m->why : m->about, "");
+		if (!m->why[0] && m->version[0] && strcmp(m->version, "-"))
+			printf("  %-16s   (%s)\n", "", m->version);
+	}
+	printf("\n");
+	fflush(stdout);
+}
+
+static void print_summary_cells(const struct summary *s)
+{
+	printf(" %10.2f %10.2f %10.2f %10.2f %10.2f", s->min, s->p50, s->p90, s->p99, s->max);
+}
+
+static void table_latency(struct bench *b)
+{
+	for (size_t k = 0; k < b->nwl; k++) {
+		printf("start-to-exit latency, ms: %s\n", b->wl[k]->about);
+		printf("  %-16s %5s %5s %10s %10s %10s %10s %10s %11s\n", "mode", "n", "fail", "min",
+		       "p50", "p90", "p99", "max", "libvz/peer");
+		for (size_t i = 0; i < b->nmodes; i++) {
+			const struct mode *m = &b->modes[i];
+			const struct lat *l = &m->lat[k];
+			struct summary s = summarize(&l->total);
+			double r = ratio(b, m, k, NULL, NULL);
+
+			if (m->why[0])
+				continue;
+			printf("  %-16s %5zu %5zu", m->name, s.n, l->failures);
+			if (!s.n) {
+				printf("   (no successful run)\n");
+				continue;
+			}
+			print_summary_cells(&s);
+			if (r > 0)
+				printf(" %10.2fx", r);
+			printf("\n");
+		}
+		printf("\n");
+	}
+	printf("  libvz/peer: libvz's p50 over the peer's p50 for the same workload in the same "
+	       "run, against libvz-container for container peers and libvz-vm for VM peers "
+	       "(below 1: libvz is faster)\n\n");
+}
+
+static void table_phases(struct bench *b)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < b->nmodes; i++) {
+		const struct mode *m = &b->modes[i];
+
+		for (size_t k = 0; k < b->nwl && m->libvz && !m->why[0]; k++) {
+			const struct lat *l = &m->lat[k];
+
+			if (!l->nphase)
+				continue;
+			if (!any)
+				printf("libvz phases, p50 ms (create+limit and free timed here, the "
+				       "rest by libvz):\n");
+			any = true;
+			printf("  %-16s %-9s", m->name, b->wl[k]->name);
+			for (size_t p = 0; p < l->nphase; p++)
+				printf(" %s %.2f", l->phase_name[p], summarize(&l->phase[p]).p50);
+			printf("\n");
+		}
+	}
+	if (any)
+		printf("\n");
+}
+
+static void table_memory(struct bench *b)
+{
+	printf("host memory per running sandbox (sh -c 'echo ready; exec sleep'), KiB:\n");
+	printf("  %-16s %10s %10s %10s %6s  %s\n", "mode", "PSS", "RSS", "cgroup", "procs", "note");
+	for (size_t i = 0; i < b->nmodes; i++) {
+		const struct mode *m = &b->modes[i];
+		const struct memory *mem = &m->mem;
+
+		if (m->why[0] || !b->o.memory)
+			continue;
+		if (!mem->measured) {
+			printf("  %-16s not measured: %s\n", m->name, mem->error);
+			continue;
+		}
+		printf("  %-16s %10llu %10llu ", m->name, (unsigned long long)mem->pss_kib,
+		       (unsigned long long)mem->rss_kib);
+		if (mem->cgroup_kib >= 0)
+			printf("%10lld", (long long)mem->cgroup_kib);
+		else
+			printf("%10s", "-");
+		printf(" %6zu  %s\n", mem->processes, mem->note);
+	}
+	printf("  PSS: proportional set size summed over the sandbox's host processes (shared "
+	       "pages split); cgroup: the sandbox's own memory cgroup charge (- : none)\n\n");
+}
+
+static void table_concurrency(struct bench *b)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < b->nmodes; i++) {
+		const struct mode *m = &b->modes[i];
+
+		for (size_t j = 0; j < m->nconc && !m->why[0]; j++) {
+			const struct conc *c = &m->conc[j];
+			struct summary lat = summarize(&c->latency), mk = summarize(&c->makespan);
+
+			if (!c->rounds)
+				continue;
+			if (!any) {
+				printf("concurrency: K sandboxes of /bin/true released at once; "
+				       "sandboxes/s = K / makespan (p50 over rounds); latency from "
+				       "release to each one's end, ms\n");
+				printf("  %-16s %4s %6s %5s %9s %9s %9s %10s %10s %10s %10s\n", "mode",
+				       "K", "rounds", "fail", "sbox/s", "min", "max", "lat p50",
+				       "p90", "p99", "max");
+			}
+			any = true;
+			printf("  %-16s %4zu %6zu %5zu", m->name, c->level, c->rounds, c->failures);
+			if (mk.n) {
+				printf(" %9.3g %9.3g %9.3g", (double)c->level / (mk.p50 / 1e3),
+				       (double)c->level / (mk.max / 1e3),
+				       (double)c->level / (mk.min / 1e3));
+			} else {
+				printf(" %9s %9s %9s", "-", "-", "-");
+			}
+			if (lat.n)
+				printf(" %10.2f %10.2f %10.2f %10.2f", lat.p50, lat.p90, lat.p99,
+				       lat.max);
+			printf("\n");
+		}
+	}
+	if (any)
+		printf("\n");
+}
+
+static void table_failures(struct bench *b)
+{
+	for (size_t i = 0; i < b->nmodes; i++) {
+		const struct mode *m = &b->modes[i];
+
+		for (size_t k = 0; k < b->nwl; k++) {
+			const struct lat *l = &m->lat[k];
+
+			if (l->first_error[0])
+				printf("%s %s: %zu failed (+%zu in warm-up); first: %s\n", m->name,
+				       b->wl[k]->name, l->failures, l->warmup_failures,
+				       l->first_error);
+		}
+		for (size_t j = 0; j < m->nconc; j++) {
+			if (m->conc[j].first_error[0])
+				printf("%s concurrency %zu: %zu failed; first: %s\n", m->name,
+				       m->conc[j].level, m->conc[j].failures, m->conc[j].first_error);
+		}
+	}
+}
+
+void report_table(struct bench *b)
+{
+	table_latency(b);
+	table_phases(b);
+	if (b->o.memory)
+		table_memory(b);
+	table_concurrency(b);
+	table_failures(b);
+	fflush(stdout);
+}
+
+/* ---- JSON ---------------------------------------------------------------------------------- */
+
+static void json_summary(FILE *f, const struct summary *s)
+{
+	fprintf(f, "{\"min\": %.6f, \"p50\": %.6f, \"p90\": %.6f, \"p99\": %.6f, \"max\": %.6f, "
+		"\"mean\": %.6f}", s->min, s->p50, s->p90, s->p99, s->max, s->mean);
+}
+
+static void json_samples(FILE *f, const struct series *s)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < s->n; i++)
+		fprintf(f, "%s%.6f", i ? ", " : "", ns_ms(s->ns[i]));
+	fputc(']', f);
+}
+
+static void json_sizes(FILE *f, const size_t *v, size_t n)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s%zu", i ? ", " : "", v[i]);
+	fputc(']', f);
+}
+
+static void json_err(FILE *f, const char *s)
+{
+	json_str(f, s[0] ? s : NULL);
+}
+
+static void json_host(FILE *f, const struct host *h)
+{
+	fprintf(f, "  \"host\": {\"cpu\": ");
+	json_str(f, h->cpu);
+	fprintf(f, ", \"cpus\": %ld, \"memory_mib\": %lld, \"kernel\": ", h->cpus, h->memory_mib);
+	json_str(f, h->kernel);
+	fprintf(f, ", \"os\": ");
+	json_str(f, h->os);
+	fprintf(f, ", \"kvm\": ");
+	json_str(f, h->kvm);
+	fprintf(f, ", \"cgroup\": ");
+	json_str(f, h->cgroup);
+	fprintf(f, "},\n");
+}
+
+static void json_settings(FILE *f, const struct bench *b)
+{
+	fprintf(f, "  \"settings\": {\"runs\": %zu, \"warmup\": %zu, \"vm_runs\": %zu, "
+		"\"vm_warmup\": %zu, \"concurrency\": ", b->o.runs, b->o.warmup, b->o.vm_runs,
+		b->o.vm_warmup);
+	json_sizes(f, b->o.levels, b->o.nlevels);
+	fprintf(f, ", \"vm_concurrency\": ");
+	json_sizes(f, b->o.vm_levels, b->o.vm_nlevels);
+	fprintf(f, ", \"rounds\": %zu, \"vm_rounds\": %zu, \"memory_limit_mib\": 256, "
+		"\"pids_limit\": 64, \"cpu_millicores\": 1000, \"guest_ram_mib\": %u, "
+		"\"timeout_s\": %u, \"rootfs\": ", b->o.rounds, b->o.vm_rounds, b->o.vm_ram_mib,
+		b->o.timeout_s);
+	json_str(f, b->rootfs);
+	fprintf(f, ", \"kernel\": ");
+	json_str(f, b->kernel[0] ? b->kernel : NULL);
+	fprintf(f, ", \"initramfs\": ");
+	json_str(f, b->initramfs[0] ? "the rootfs as a newc cpio archive (guest peers)" : NULL);
+	fprintf(f, "},\n");
+}
+
+static void json_modes(FILE *f, const struct bench *b)
+{
+	fprintf(f, "  \"workloads\": [");
+	for (size_t k = 0; k < b->nwl; k++) {
+		fprintf(f, "%s\n    {\"name\": ", k ? "," : "");
+		json_str(f, b->wl[k]->name);
+		fprintf(f, ", \"about\": ");
+		json_str(f, b->wl[k]->about);
+		fprintf(f, ", \"argv\": [");
+		for (int i = 0; i < b->wl[k]->argc; i++) {
+			fprintf(f, "%s", i ? ", " : "");
+			json_str(f, b->wl[k]->argv[i]);
+		}
+		fprintf(f, "]}");
+	}
+	fprintf(f, "\n  ],\n  \"modes\": [");
+	for (size_t i = 0; i < b->nmodes; i++) {
+		const struct mode *m = &b->modes[i];
+		const struct mode *p = pair_of(b, m);
+
+		fprintf(f, "%s\n    {\"name\": ", i ? "," : "");
+		json_str(f, m->name);
+		fprintf(f, ", \"class\": \"%s\", \"libvz\": %s, \"available\": %s, "
+			"\"skipped_because\": ", m->cls == CLASS_VM ? "vm" : "container",
+			m->libvz ? "true" : "false", m->why[0] ? "false" : "true");
+		json_err(f, m->why);
+		fprintf(f, ", \"isolation\": ");
+		json_err(f, m->about);
+		fprintf(f, ", \"version\": ");
+		json_err(f, m->version);
+		fprintf(f, ", \"pair\": ");
+		json_str(f, p ? p->name : NULL);
+		fprintf(f, "}");
+	}
+	fprintf(f, "\n  ],\n");
+}
+
+static void json_latency(FILE *f, const struct bench *b)
+{
+	bool first = true;
+
+	fprintf(f, "  \"latency\": [");
+	for (size_t i = 0; i < b->nmodes; i++) {
+		const struct mode *m = &b->modes[i];
+
+		for (size_t k = 0; k < b->nwl && !m->why[0]; k++) {
+			const struct lat *l = &m->lat[k];
+			struct summary s = summarize(&l->total);
+
+			fprintf(f, "%s\n    {\"mode\": ", first ? "" : ",");
+			first = false;
+			json_str(f, m->name);
+			fprintf(f, ", \"workload\": ");
+			json_str(f, b->wl[k]->name);
+			fprintf(f, ", \"n\": %zu, \"failures\": %zu, \"warmup_failures\": %zu, "
+				"\"first_error\": ", s.n, l->failures, l->warmup_failures);
+			json_err(f, l->first_error);
+			fprintf(f, ",\n     \"summary_ms\": ");
+			json_summary(f, &s);
+			fprintf(f, ",\n     \"samples_ms\": ");
+			json_samples(f, &l->total);
+			fprintf(f, "}");
+		}
+	}
+	fprintf(f, "\n  ],\n  \"ratios\": [");
+	first = true;
+	for (size_t i = 0; i < b->nmodes; i++) {
+		const struct mode *m = &b->modes[i];
+
+		for (size_t k = 0; k < b->nwl; k++) {
+			double a = 0, p = 0, r = ratio(b, m, k, &a, &p);
+
+			if (r <= 0)
+				continue;
+			fprintf(f, "%s\n    {\"libvz\": ", first ? "" : ",");
+			first = false;
+			json_str(f, pair_of(b, m)->name);
+			fprintf(f, ", \"peer\": ");
+			json_str(f, m->name);
+			fprintf(f, ", \"workload\": ");
+			json_str(f, b->wl[k]->name);
+			fprintf(f, ", \"libvz_p50_ms\": %.6f, \"peer_p50_ms\": %.6f, \"ratio\": %.6f}",
+				a, p, r);
+		}
+	}
+	fprintf(f, "\n  ],\n  \"phases\": [");
+	first = true;
+	for (size_t i = 0; i < b->nmodes; i++) {
+		const struct mode *m = &b->modes[i];
+
+		for (size_t k = 0; k < b->nwl && m->libvz; k++) {
+			const struct lat *l = &m->lat[k];
+
+			if (!l->nphase)
+				continue;
+			fprintf(f, "%s\n    {\"mode\": ", first ? "" : ",");
+			first = false;
+			json_str(f, m->name);
+			fprintf(f, ", \"workload\": ");
+			json_str(f, b->wl[k]->name);
+			fprintf(f, ", \"phases\": [");
+			for (size_t p = 0; p < l->nphase; p++) {
+				struct summary s = summarize(&l->phase[p]);
+
+				fprintf(f, "%s{\"name\": ", p ? ", " : "");
+				json_str(f, l->phase_name[p]);
+				fprintf(f, ", \"n\": %zu, \"p50_ms\": %.6f, \"p90_ms\": %.6f}", s.n,
+					s.p50, s.p90);
+			}
+			fprintf(f, "]}");
+		}
+	}
+	fprintf(f, "\n  ],\n");
+}
+
+static void json_memory(FILE *f, const struct bench *b)
+{
+	bool first = true;
+
+	fprintf(f, "  \"memory\": [");
+	for (size_t i = 0; i < b->nmodes && b->o.memory; i++) {
+		const struct mode *m = &b->modes[i];
+		const struct memory *mem = &m->mem;
+
+		if (m->why[0])
+			continue;
+		fprintf(f, "%s\n    {\"mode\": ", first ? "" : ",");
+		first = false;
+		json_str(f, m->name);
+		fprintf(f, ", \"available\": %s, \"error\": ", mem->measured ? "true" : "false");
+		json_err(f, mem->error);
+		if (mem->measured) {
+			fprintf(f, ", \"processes\": %zu, \"pss_kib\": %llu, \"rss_kib\": %llu, "
+				"\"cgroup_kib\": ", mem->processes,
+				(unsigned long long)mem->pss_kib, (unsigned long long)mem->rss_kib);
+			if (mem->cgroup_kib >= 0)
+				fprintf(f, "%lld", (long long)mem->cgroup_kib);
+			else
+				fprintf(f, "null");
+		}
+		fprintf(f, ", \"note\": ");
+		json_err(f, mem->note);
+		fprintf(f, "}");
+	}
+	fprintf(f, "\n  ],\n");
+}
+
+static void json_concurrency(FILE *f, const struct bench *b)
+{
+	bool first = true;
+
+	fprintf(f, "  \"concurrency\": [");
+	for (size_t i = 0; i < b->nmodes; i++) {
+		const struct mode *m = &b->modes[i];
+
+		for (size_t j = 0; j < m->nconc && !m->why[0]; j++) {
+			const struct conc *c = &m->conc[j];
+			struct summary lat = summarize(&c->latency), mk = summarize(&c->makespan);
+
+			if (!c->rounds)
+				continue;
+			fprintf(f, "%s\n    {\"mode\": ", first ? "" : ",");
+			first = false;
+			json_str(f, m->name);
+			fprintf(f, ", \"level\": %zu, \"rounds\": %zu, \"sandboxes\": %zu, "
+				"\"failures\": %zu, \"first_error\": ", c->level, c->rounds,
+				c->sandboxes, c->failures);
+			json_err(f, c->first_error);
+			if (mk.n)
+				fprintf(f, ",\n     \"throughput_per_s\": {\"min\": %.6f, \"p50\": %.6f, "
+					"\"max\": %.6f}", (double)c->level / (mk.max / 1e3),
+					(double)c->level / (mk.p50 / 1e3),
+					(double)c->level / (mk.min / 1e3));
+			else
+				fprintf(f, ",\n     \"throughput_per_s\": null");
+			fprintf(f, ",\n     \"latency_ms\": ");
+			json_summary(f, &lat);
+			fprintf(f, ",\n     \"makespan_ms\": ");
+			json_samples(f, &c->makespan);
+			fprintf(f, ",\n     \"samples_ms\": ");
+			json_samples(f, &c->latency);
+			fprintf(f, "}");
+		}
+	}
+	fprintf(f, "\n  ]\n");
+}
+
+static int write_json(struct bench *b, const char *path)
+{
+	FILE *f = fopen(path, "we");
+	struct host h;
+
+	if (!f) {
+		fprintf(stderr, BENCH_NAME ": %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	describe_host(b, &h);
+	fprintf(f, "{\n  \"benchmark\": \"" BENCH_NAME "\", \"schema\": 1, \"libvz_version\": ");
+	json_str(f, vz_version_string());
+	fprintf(f, ", \"date\": ");
+	json_str(f, h.date);
+	fprintf(f, ",\n  \"command\": ");
+	json_str(f, b->command);
+	fprintf(f, ",\n");
+	json_host(f, &h);
+	json_settings(f, b);
+	json_modes(f, b);
+	json_latency(f, b);
+	json_memory(f, b);
+	json_concurrency(f, b);
+	fprintf(f, "}\n");
+	if (ferror(f) | fclose(f)) {
+		fprintf(stderr, BENCH_NAME ": writing %s failed\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- CSV ------------------------------------------------------------------------------------- */
+
+/* A CSV field: quoted, with quotes doubled (mode names have no commas, errors may). */
+static void csv_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s == '\n' ? ' ' : *s, f);
+	}
+	fputc('"', f);
+}
+
+static void csv_row(FILE *f, const char *section, const char *mode, const char *workload,
+		    size_t level, size_t n, size_t fails, const struct summary *s, double tput,
+		    double r, const struct memory *mem)
+{
+	fprintf(f, "%s,", section);
+	csv_str(f, mode);
+	fputc(',', f);
+	csv_str(f, workload);
+	fprintf(f, ",%zu,%zu,%zu,", level, n, fails);
+	if (s && s->n)
+		fprintf(f, "%.6f,%.6f,%.6f,%.6f,%.6f,", s->min, s->p50, s->p90, s->p99, s->max);
+	else
+		fprintf(f, ",,,,,");
+	if (tput > 0)
+		fprintf(f, "%.3f", tput);
+	fputc(',', f);
+	if (r > 0)
+		fprintf(f, "%.6f", r);
+	fputc(',', f);
+	if (mem && mem->measured) {
+		fprintf(f, "%llu,%llu,", (unsigned long long)mem->pss_kib,
+			(unsigned long long)mem->rss_kib);
+		if (mem->cgroup_kib >= 0)
+			fprintf(f, "%lld", (long long)mem->cgroup_kib);
+	} else {
+		fprintf(f, ",,");
+	}
+	fputc('\n', f);
+}
+
+static int write_csv(struct bench *b, const char *path)
+{
+	FILE *f = fopen(path, "we");
+
+	if (!f) {
+		fprintf(stderr, BENCH_NAME ": %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "section,mode,workload,concurrency,n,failures,min_ms,p50_ms,p90_ms,p99_ms,"
+		"max_ms,sandboxes_per_s,libvz_over_peer_p50,pss_kib,rss_kib,cgroup_kib\n");
+	for (size_t i = 0; i < b->nmodes; i++) {
+		const struct mode *m = &b->modes[i];
+
+		if (m->why[0])
+			continue;
+		for (size_t k = 0; k < b->nwl; k++) {
+			struct summary s = summarize(&m->lat[k].total);
+
+			csv_row(f, "latency", m->name, b->wl[k]->name, 1, s.n, m->lat[k].failures,
+				&s, 0, ratio(b, m, k, NULL, NULL), NULL);
+			for (size_t p = 0; p < m->lat[k].nphase; p++) {
+				struct summary ps = summarize(&m->lat[k].phase[p]);
+				char name[64];
+
+				msg(name, sizeof(name), "%s/%s", m->name, m->lat[k].phase_name[p]);
+				csv_row(f, "phase", name, b->wl[k]->name, 1, ps.n, 0, &ps, 0, 0, NULL);
+			}
+		}
+		if (b->o.memory)
+			csv_row(f, "memory", m->name, "ready", 1, m->mem.measured, !m->mem.measured,
+				NULL, 0, 0, &m->mem);
+		for (size_t j = 0; j < m->nconc; j++) {
+			const struct conc *c = &m->conc[j];
+			struct summary lat = summarize(&c->latency), mk = summarize(&c->makespan);
+
+			if (c->rounds)
+				csv_row(f, "concurrency", m->name, "true", c->level, c->sandboxes,
+					c->failures, &lat,
+					mk.n ? (double)c->level / (mk.p50 / 1e3) : 0, 0, NULL);
+		}
+	}
+	if (ferror(f) | fclose(f)) {
+		fprintf(stderr, BENCH_NAME ": writing %s failed\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+int report_files(struct bench *b)
+{
+	char json[PATH_MAX], csv[PATH_MAX];
+
+	if (!b->o.out)
+		return 0;
+	if (mkdir(b->o.out, 0755) && errno != EEXIST) {
+		fprintf(stderr, BENCH_NAME ": %s: %s\n", b->o.out, strerror(errno));
+		return -1;
+	}
+	msg(json, sizeof(json), "%s/results.json", b->o.out);
+	msg(csv, sizeof(csv), "%s/results.csv", b->o.out);
+	if (write_json(b, json) || write_csv(b, csv))
+		return -1;
+	printf("wrote %s and %s\n", json, csv);
+	return 0;
+}

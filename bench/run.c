@@ -1,0 +1,344 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vz-bench: the measurements.
+ *
+ * Latency: for each workload, rounds in which every mode runs once, in an order rotated
+ * by one every round, so that drift (CPU frequency, page cache, clean-up the kernel
+ * defers, other load) lands on every mode alike and no mode always follows the same
+ * other one. Warm-up rounds come first and are not kept. VM-class modes take their own
+ * (smaller) number of runs: they are the first rounds' VM members.
+ *
+ * Memory: one sandbox per mode runs a program that prints a marker and sleeps; once the
+ * marker arrives, the host process tree of the sandbox is measured.
+ *
+ * Concurrency: K threads each run one life cycle of /bin/true; all are released at once
+ * by a barrier; each sandbox's latency runs from the release to its own end, the round's
+ * makespan from the release to the last end, and throughput is K / makespan.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+volatile sig_atomic_t bench_stop;
+
+void progress(struct bench *b, bool force, const char *fmt, ...)
+{
+	uint64_t now = now_ns();
+	unsigned secs = (unsigned)((now - b->t_begin) / 1000000000u);
+	char line[256];
+	va_list ap;
+
+	if (!force && now - b->last_progress < (b->tty ? 200000000u : 10000000000u))
+		return;
+	b->last_progress = now;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (b->tty)
+		fprintf(stderr, "\r\033[K" BENCH_NAME " [%u:%02u] %s%s", secs / 60, secs % 60, line,
+			force ? "\n" : "");
+	else
+		fprintf(stderr, BENCH_NAME " [%u:%02u] %s\n", secs / 60, secs % 60, line);
+}
+
+static void run_init(struct run *r)
+{
+	*r = (struct run){ .pid = -1, .pidfd = -1, .outfd = -1, .readyfd = -1 };
+}
+
+/* Everything a run may still hold, whether it failed in begin, end or neither. */
+static void run_release(struct bench *b, struct mode *m, struct run *r)
+{
+	if (r->sb || r->pid > 0 || r->pidfd >= 0 || r->outfd >= 0)
+		m->ops.stop(b, m, r);
+	if (r->readyfd >= 0 && !m->libvz)
+		close(r->readyfd);
+	r->readyfd = -1;
+}
+
+static size_t total_runs(const struct bench *b, const struct mode *m, size_t *warm)
+{
+	*warm = m->cls == CLASS_VM ? b->o.vm_warmup : b->o.warmup;
+	return *warm + (m->cls == CLASS_VM ? b->o.vm_runs : b->o.runs);
+}
+
+static struct series *phase_series(struct lat *l, const char *name)
+{
+	for (size_t i = 0; i < l->nphase; i++) {
+		if (!strcmp(l->phase_name[i], name))
+			return &l->phase[i];
+	}
+	if (l->nphase == BENCH_MAX_PHASES)
+		return NULL;
+	msg(l->phase_name[l->nphase], sizeof(l->phase_name[0]), "%s", name);
+	return &l->phase[l->nphase++];
+}
+
+static void add_phase(struct lat *l, const char *name, uint64_t ns)
+{
+	struct series *s = phase_series(l, name);
+
+	if (s)
+		series_add(s, ns);
+}
+
+static void note_failure(char *first, size_t len, const struct run *r)
+{
+	if (!first[0])
+		msg(first, len, "%s", r->err[0] ? r->err : "failed (no reason given)");
+}
+
+static void run_one(struct bench *b, struct mode *m, size_t k, bool keep)
+{
+	struct lat *l = &m->lat[k];
+	struct run r;
+	int rc;
+
+	run_init(&r);
+	r.timeout_ms = (int64_t)b->o.timeout_s * 1000;
+	rc = m->ops.begin(b, m, b->wl[k], &r);
+	if (rc == 0)
+		rc = m->ops.end(b, m, b->wl[k], &r);
+	run_release(b, m, &r);
+	if (rc) {
+		if (keep)
+			l->failures++;
+		else
+			l->warmup_failures++;
+		note_failure(l->first_error, sizeof(l->first_error), &r);
+		return;
+	}
+	if (!keep)
+		return;
+	series_add(&l->total, r.t_end - r.t0);
+	if (!m->libvz)
+		return;
+	/* libvz's phases are timed from vz_sandbox_start; create+limit come before it and
+	 * free after wait: those two are timed here. */
+	add_phase(l, "create+limit", r.t_created - r.t0);
+	for (uint32_t i = 0; i < r.res.phase_count && i < VZ_MAX_PHASES; i++)
+		add_phase(l, r.res.phases[i].name, r.res.phases[i].ns);
+	add_phase(l, "free", r.t_end - r.t_waited);
+}
+
+void run_latency(struct bench *b)
+{
+	for (size_t k = 0; k < b->nwl && !bench_stop; k++) {
+		size_t rounds = 0, fails = 0;
+
+		for (size_t i = 0; i < b->nmodes; i++) {
+			size_t warm, t = total_runs(b, &b->modes[i], &warm);
+
+			if (!b->modes[i].why[0] && t > rounds)
+				rounds = t;
+		}
+		for (size_t r = 0; r < rounds && !bench_stop; r++) {
+			for (size_t j = 0; j < b->nmodes && !bench_stop; j++) {
+				struct mode *m = &b->modes[(r + j) % b->nmodes];
+				size_t warm, t = total_runs(b, m, &warm);
+
+				if (m->why[0] || r >= t)
+					continue;
+				progress(b, false, "latency %s: round %zu/%zu, %s, %zu failed",
+					 b->wl[k]->name, r + 1, rounds, m->name, fails);
+				run_one(b, m, k, r >= warm);
+				fails = 0;
+				for (size_t i = 0; i < b->nmodes; i++)
+					fails += b->modes[i].lat[k].failures +
+						 b->modes[i].lat[k].warmup_failures;
+			}
+		}
+		progress(b, true, "latency %s: %zu rounds done, %zu failed", b->wl[k]->name, rounds,
+			 fails);
+	}
+}
+
+/* ---- memory ------------------------------------------------------------------------------- */
+
+/* Read the sandbox's stdout until the marker comes (or the deadline passes). */
+static int wait_ready(int fd, int64_t timeout_ms, char *err, size_t len)
+{
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	char buf[512];
+	size_t have = 0;
+
+	if (fd < 0)
+		return msg(err, len, "no stdout pipe to wait on");
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		uint64_t now = now_ns();
+		int left = now >= deadline ? 0 : (int)((deadline - now) / 1000000u) + 1;
+		ssize_t n;
+
+		if (bench_stop)
+			return msg(err, len, "stopped");
+		if (poll(&p, 1, left > 1000 ? 1000 : left) < 0 && errno != EINTR)
+			return msg(err, len, "poll: %s", strerror(errno));
+		if (!(p.revents & (POLLIN | POLLHUP))) {
+			if (left == 0)
+				return msg(err, len, "not ready within %lld s", (long long)timeout_ms / 1000);
+			continue;
+		}
+		n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return msg(err, len, "the sandbox ended before it was ready");
+		have += (size_t)n;
+		buf[have] = '\0';
+		if (strstr(buf, "vz-bench-ready"))
+			return 0;
+		if (have > sizeof(buf) / 2) {
+			memmove(buf, buf + have - 32, 32);
+			have = 32;
+		}
+	}
+}
+
+void run_memory(struct bench *b)
+{
+	for (size_t i = 0; i < b->nmodes && !bench_stop; i++) {
+		struct mode *m = &b->modes[i];
+		struct memory *mem = &m->mem;
+		struct run r;
+		uint64_t ram = m->libvz && m->cls == CLASS_VM ? (uint64_t)b->o.vm_ram_mib << 20 : 0;
+
+		if (m->why[0])
+			continue;
+		progress(b, true, "memory: %s", m->name);
+		run_init(&r);
+		if (m->ops.begin(b, m, &bench_ready_workload, &r) ||
+		    wait_ready(r.readyfd, (int64_t)b->o.timeout_s * 1000, r.err, sizeof(r.err))) {
+			msg(mem->error, sizeof(mem->error), "%s", r.err);
+		} else {
+			/* Let the tail of start-up (a VMM's last page faults, runtime exits)
+			 * settle before measuring. */
+			usleep(500000);
+			tree_memory(m->ops.root(&r), mem, ram);
+		}
+		run_release(b, m, &r);
+		if (ram && mem->measured)
+			msg(mem->note, sizeof(mem->note), "VMM: %llu KiB beyond the %llu KiB of guest "
+			    "RAM resident", (unsigned long long)(mem->rss_kib - mem->guest_ram_rss_kib),
+			    (unsigned long long)mem->guest_ram_rss_kib);
+	}
+}
+
+/* ---- concurrency ------------------------------------------------------------------------------ */
+
+struct worker {
+	struct bench *b;
+	struct mode *m;
+	pthread_barrier_t *go;
+	int64_t timeout_ms;
+	struct run r;
+	int rc;
+	pthread_t thread;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	run_init(&w->r);
+	w->r.timeout_ms = w->timeout_ms;
+	pthread_barrier_wait(w->go);
+	w->rc = w->m->ops.begin(w->b, w->m, &bench_workloads[0], &w->r);
+	if (w->rc == 0)
+		w->rc = w->m->ops.end(w->b, w->m, &bench_workloads[0], &w->r);
+	if (w->r.t_end == 0)
+		w->r.t_end = now_ns();
+	run_release(w->b, w->m, &w->r);
+	return NULL;
+}
+
+static void run_batch(struct bench *b, struct mode *m, struct conc *c)
+{
+	size_t k = c->level, started = 0;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	struct worker *w = xrealloc(NULL, k * sizeof(*w));
+	pthread_barrier_t go;
+	pthread_attr_t attr;
+	uint64_t t_rel, t_last = 0;
+
+	pthread_barrier_init(&go, NULL, (unsigned)k + 1);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	for (; started < k; started++) {
+		w[started] = (struct worker){ .b = b, .m = m, .go = &go };
+		/* K sandboxes on fewer CPUs take about K/CPUs times as long each. */
+		w[started].timeout_ms = (int64_t)b->o.timeout_s * 1000 *
+					(int64_t)((k + (size_t)cpus - 1) / (size_t)(cpus > 0 ? cpus : 1));
+		if (pthread_create(&w[started].thread, &attr, worker_main, &w[started]))
+			break;
+	}
+	pthread_attr_destroy(&attr);
+	if (started < k) {
+		/* Cannot happen at sane levels; release and finish those that exist. */
+		fprintf(stderr, BENCH_NAME ": could only start %zu of %zu threads\n", started, k);
+		pthread_barrier_destroy(&go);
+		pthread_barrier_init(&go, NULL, (unsigned)started + 1);
+	}
+	t_rel = now_ns();
+	pthread_barrier_wait(&go);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(w[i].thread, NULL);
+	pthread_barrier_destroy(&go);
+	for (size_t i = 0; i < started; i++) {
+		uint64_t end = w[i].r.t_end > t_rel ? w[i].r.t_end : t_rel;
+
+		c->sandboxes++;
+		if (w[i].rc) {
+			c->failures++;
+			note_failure(c->first_error, sizeof(c->first_error), &w[i].r);
+			continue;
+		}
+		series_add(&c->latency, end - t_rel);
+		if (end > t_last)
+			t_last = end;
+	}
+	c->failures += k - started;
+	if (t_last)
+		series_add(&c->makespan, t_last - t_rel);
+	c->rounds++;
+	free(w);
+}
+
+void run_concurrency(struct bench *b)
+{
+	for (size_t i = 0; i < b->nmodes; i++) {
+		struct mode *m = &b->modes[i];
+		const size_t *lv = m->cls == CLASS_VM ? b->o.vm_levels : b->o.levels;
+		size_t n = m->cls == CLASS_VM ? b->o.vm_nlevels : b->o.nlevels;
+
+		for (size_t j = 0; j < n; j++)
+			m->conc[m->nconc++].level = lv[j];
+	}
+	for (size_t li = 0; li < BENCH_MAX_LEVELS && !bench_stop; li++) {
+		size_t rounds = 0;
+
+		for (size_t i = 0; i < b->nmodes; i++) {
+			size_t rr = b->modes[i].cls == CLASS_VM ? b->o.vm_rounds : b->o.rounds;
+
+			if (!b->modes[i].why[0] && li < b->modes[i].nconc && rr > rounds)
+				rounds = rr;
+		}
+		for (size_t r = 0; r < rounds && !bench_stop; r++) {
+			for (size_t j = 0; j < b->nmodes && !bench_stop; j++) {
+				struct mode *m = &b->modes[(r + j) % b->nmodes];
+				size_t rr = m->cls == CLASS_VM ? b->o.vm_rounds : b->o.rounds;
+
+				if (m->why[0] || li >= m->nconc || r >= rr)
+					continue;
+				progress(b, true, "concurrency %zu: round %zu/%zu, %s",
+					 m->conc[li].level, r + 1, rr, m->name);
+				run_batch(b, m, &m->conc[li]);
+			}
+		}
+	}
+}
