@@ -219,6 +219,12 @@ static void table_memory(struct bench *b)
 	       "pages split); cgroup: the sandbox's own memory cgroup charge (- : none)\n\n");
 }
 
+/* Sandboxes per second: from 0.02 (VMs on a software hypervisor) to thousands. */
+static void print_rate(double v)
+{
+	printf(v >= 100 ? " %9.0f" : v >= 10 ? " %9.1f" : " %9.3f", v);
+}
+
 static void table_concurrency(struct bench *b)
 {
 	bool any = false;
@@ -243,9 +249,9 @@ static void table_concurrency(struct bench *b)
 			any = true;
 			printf("  %-16s %4zu %6zu %5zu", m->name, c->level, c->rounds, c->failures);
 			if (mk.n) {
-				printf(" %9.3g %9.3g %9.3g", (double)c->level / (mk.p50 / 1e3),
-				       (double)c->level / (mk.max / 1e3),
-				       (double)c->level / (mk.min / 1e3));
+				print_rate((double)c->level / (mk.p50 / 1e3));
+				print_rate((double)c->level / (mk.max / 1e3));
+				print_rate((double)c->level / (mk.min / 1e3));
 			} else {
 				printf(" %9s %9s %9s", "-", "-", "-");
 			}

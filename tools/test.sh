@@ -103,7 +103,7 @@ fi
 
 step "[3/5] build ./build-asan (Debug, address+undefined sanitizers)"
 if build build-asan -DCMAKE_BUILD_TYPE=Debug -DVZ_SANITIZE=address,undefined -DVZ_WERROR=ON \
-	-DVZ_BUILD_TESTS=ON -DVZ_BUILD_EXAMPLES=ON -DVZ_BUILD_BENCH=OFF -DVZ_BUILD_DOCS=OFF \
+	-DVZ_BUILD_TESTS=ON -DVZ_BUILD_EXAMPLES=ON -DVZ_BUILD_BENCH=ON -DVZ_BUILD_DOCS=OFF \
 	-DVZ_WITH_CONTAINER=ON -DVZ_WITH_KVM=ON -DVZ_GUEST_KERNEL="$guest_kernel"; then
 	step "[4/5] ctest ./build-asan"
 	# Guest boots take tens of seconds each on kvm_pvm, so this run boots none
