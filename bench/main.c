@@ -104,6 +104,13 @@ static int pick_workloads(struct bench *b)
 			    !strncmp(bench_workloads[i].name, p, dl))
 				break;
 		}
+		for (size_t j = 0; j < b->nwl && i < bench_nworkloads; j++) {
+			if (b->wl[j] == &bench_workloads[i]) {
+				fprintf(stderr, BENCH_NAME ": --workloads: '%s' given twice\n",
+					bench_workloads[i].name);
+				return -1;
+			}
+		}
 		if (i == bench_nworkloads) {
 			fprintf(stderr, BENCH_NAME ": --workloads: unknown workload '%.*s' (known: "
 				"true, pipeline, touch64m)\n", (int)dl, p);
@@ -114,6 +121,8 @@ static int pick_workloads(struct bench *b)
 		b->wl[b->nwl++] = &bench_workloads[i];
 		p += dl + (p[dl] == ',');
 	}
+	if (!b->nwl)
+		fprintf(stderr, BENCH_NAME ": --workloads: empty (known: true, pipeline, touch64m)\n");
 	return b->nwl ? 0 : -1;
 }
 
@@ -336,6 +345,13 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	int rc = 0;
 
+	int fd;
+
+	/* fds 0-2 taken, so that no descriptor we open becomes one a child's dup2 reuses */
+	while ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0 && fd <= 2)
+		fcntl(fd, F_SETFD, 0);
+	if (fd > 2)
+		close(fd);
 	if (parse_opts(argc, argv, &b) || pick_workloads(&b))
 		return 2;
 	save_command(&b, argc, argv);
@@ -360,6 +376,12 @@ int main(int argc, char **argv)
 	}
 	b.host_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	b.cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (b.host_ns < 0 || b.cwd_fd < 0) {
+		fprintf(stderr, BENCH_NAME ": open %s: %s\n", b.host_ns < 0 ? "/proc/self/ns/mnt" :
+			"the working directory", strerror(errno));
+		rmdir(b.tmp);
+		return 1;
+	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);

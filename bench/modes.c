@@ -5,7 +5,7 @@
  *   libvz-container  vz_sandbox_create -> limit (memory, pids, cpu, wall) -> start -> wait
  *                    -> free: the whole life cycle, as a peer's time includes its tear-down
  *   libvz-vm         the same with VZ_BACKEND_VM (guest RAM = the memory limit)
- *   fork+exec        clone+chroot into the rootfs+execve, waitpid: the floor, no isolation
+ *   fork+exec        clone+execve of the rootfs's busybox on the host, waitpid: the floor
  *   bwrap            bubblewrap --unshare-all, the rootfs bound read-only as /
  *   crun, runc       OCI runtimes: the same namespaces and cgroup limits as libvz
  *   qemu-microvm     QEMU's microvm machine, the same kernel, the rootfs as initramfs; KVM
@@ -101,8 +101,8 @@ static int vz_begin(struct bench *b, struct mode *m, const struct workload *w, s
 	r->t_created = now_ns();
 	if (vz_sandbox_start(r->sb))
 		return vz_fail(r, "vz_sandbox_start");
-	if (is_ready(w))
-		r->readyfd = vz_sandbox_stdio_fd(r->sb, VZ_STDOUT);
+	if (is_ready(w) && (r->readyfd = vz_sandbox_stdio_fd(r->sb, VZ_STDOUT)) < 0)
+		return vz_fail(r, "vz_sandbox_stdio_fd");
 	return 0;
 }
 
@@ -264,6 +264,8 @@ static void peer_stop(struct bench *b, struct mode *m, struct run *r)
 
 	(void)b, (void)m;
 	if (r->pid > 0) {
+		/* the spawned program leads its own process group: its children go too */
+		kill(-r->pid, SIGKILL);
 		kill(r->pid, SIGKILL);
 		while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR)
 			;
@@ -370,7 +372,8 @@ static void oci_cmd(struct bench *b, struct mode *m, char *const *tail)
 	while (*tail && n < 11)
 		argv[n++] = *tail++;
 	argv[n] = NULL;
-	run_cmd(&sp, 30000, err, sizeof(err));
+	if (run_cmd(&sp, 30000, err, sizeof(err)))
+		fprintf(stderr, BENCH_NAME ": %s %s: %s\n", m->name, argv[3], err);
 }
 
 /* A container that is still running: kill it through the runtime, reap the runtime, and
@@ -383,14 +386,26 @@ static void oci_stop(struct bench *b, struct mode *m, struct run *r)
 		oci_cmd(b, m, (char *[]){ "kill", r->id, "KILL", NULL });
 
 		if (spawn_wait(r->pid, r->pidfd, 10000, &status)) {
+			kill(-r->pid, SIGKILL);
 			kill(r->pid, SIGKILL);
-			waitpid(r->pid, &status, 0);
+			while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR)
+				;
 		}
 		r->pid = -1;
 	}
 	if (r->id[0])
 		oci_cmd(b, m, (char *[]){ "delete", "-f", r->id, NULL });
 	peer_close(r);
+}
+
+/* A runtime that failed may have left its container's state and cgroups: delete them. */
+static int oci_end(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
+{
+	int rc = peer_end(b, m, w, r);
+
+	if (rc && r->id[0])
+		oci_cmd(b, m, (char *[]){ "delete", "-f", r->id, NULL });
+	return rc;
 }
 
 /*
@@ -502,10 +517,12 @@ static int oci_bundle(struct bench *b, struct mode *m, const struct workload *w)
 		return msg(m->why, sizeof(m->why), "%s: %s", path, strerror(errno));
 	if (oci_edit(&buf, b->rootfs, w, m->why, sizeof(m->why)) == 0) {
 		f = fopen(path, "we");
-		if (f && fputs(buf, f) >= 0 && fclose(f) == 0)
-			rc = 0;
-		else
+		if (!f)
+			msg(m->why, sizeof(m->why), "open %s: %s", path, strerror(errno));
+		else if ((fputs(buf, f) < 0) | (fclose(f) != 0))
 			msg(m->why, sizeof(m->why), "write %s: %s", path, strerror(errno));
+		else
+			rc = 0;
 	}
 	free(buf);
 	return rc;
@@ -538,19 +555,20 @@ static bool hybrid_with_controllers(void)
  */
 static int crun_private_ns(struct bench *b, struct mode *m)
 {
-	int ns = -1;
+	const char *step = "unshare(CLONE_NEWNS)";
+	int ns = -1, e;
 
 	if (unshare(CLONE_NEWNS))
 		goto fail;
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
-	    mount("/dev/null", BENCH_UNIFIED "/cgroup.controllers", NULL, MS_BIND, NULL) ||
-	    (ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0) {
-		int e = errno;
-
-		setns(b->host_ns, CLONE_NEWNS);
-		errno = e;
-		goto fail;
-	}
+	step = "make / private";
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		goto back;
+	step = "bind /dev/null over " BENCH_UNIFIED "/cgroup.controllers";
+	if (mount("/dev/null", BENCH_UNIFIED "/cgroup.controllers", NULL, MS_BIND, NULL))
+		goto back;
+	step = "open /proc/self/ns/mnt";
+	if ((ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0)
+		goto back;
 	if (setns(b->host_ns, CLONE_NEWNS) || fchdir(b->cwd_fd)) {
 		fprintf(stderr, BENCH_NAME ": cannot return to the host mount namespace: %s\n",
 			strerror(errno));
@@ -562,9 +580,18 @@ static int crun_private_ns(struct bench *b, struct mode *m)
 	    BENCH_UNIFIED "/cgroup.controllers reads empty (crun refuses v2 controllers in "
 	    "hybrid mode)");
 	return 0;
+back:
+	e = errno;
+	if (setns(b->host_ns, CLONE_NEWNS) || fchdir(b->cwd_fd)) {
+		fprintf(stderr, BENCH_NAME ": cannot return to the host mount namespace: %s\n",
+			strerror(errno));
+		exit(1);
+	}
+	errno = e;
 fail:
 	return msg(m->why, sizeof(m->why), "hybrid cgroups with v2 controllers, which crun "
-		   "refuses, and no private mount namespace to hide them: %s", strerror(errno));
+		   "refuses, and no private mount namespace to hide them: %s: %s", step,
+		   strerror(errno));
 }
 
 static void oci_setup(struct bench *b, struct mode *m, const char *name)
@@ -574,7 +601,7 @@ static void oci_setup(struct bench *b, struct mode *m, const char *name)
 	m->name = name;
 	m->cls = CLASS_CONTAINER;
 	m->ns_fd = -1;
-	m->ops = (struct mode_ops){ oci_begin, peer_end, oci_stop, peer_root };
+	m->ops = (struct mode_ops){ oci_begin, oci_end, oci_stop, peer_root };
 	if (!find_program(name, m->path, sizeof(m->path))) {
 		msg(m->why, sizeof(m->why), "not installed (Debian: %s)", name);
 		return;
@@ -653,21 +680,31 @@ static int kvmtool_begin(struct bench *b, struct mode *m, const struct workload 
 	return rc;
 }
 
-static bool output_has(int fd, const char *what)
+/* Does what the program wrote from offset *from on contain `what`? Moves *from to the
+ * end (less an overlap for a match cut in two), so a poll loop reads each byte once. */
+static bool output_has_from(int fd, off_t *from, const char *what)
 {
-	off_t size = lseek(fd, 0, SEEK_END);
+	off_t size = lseek(fd, 0, SEEK_END), start = *from;
+	size_t wl = strlen(what);
 	char *buf;
 	bool found = false;
 
-	if (size <= 0)
+	if (size <= start)
 		return false;
-	buf = xrealloc(NULL, (size_t)size + 1);
-	if (pread(fd, buf, (size_t)size, 0) == size) {
-		buf[size] = '\0';
-		found = memmem(buf, (size_t)size, what, strlen(what)) != NULL;
-	}
+	start = start > (off_t)wl ? start - (off_t)wl : 0;
+	buf = xrealloc(NULL, (size_t)(size - start));
+	if (pread(fd, buf, (size_t)(size - start), start) == size - start)
+		found = memmem(buf, (size_t)(size - start), what, wl) != NULL;
 	free(buf);
+	*from = size;
 	return found;
+}
+
+static bool output_has(int fd, const char *what)
+{
+	off_t from = 0;
+
+	return output_has_from(fd, &from, what);
 }
 
 /*
@@ -678,6 +715,7 @@ static bool output_has(int fd, const char *what)
 static int guest_end(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
 {
 	uint64_t deadline = now_ns() + (uint64_t)r->timeout_ms * 1000000u;
+	off_t seen_err = 0, seen_emu = 0;
 	int status, rc = -1;
 
 	(void)w;
@@ -691,8 +729,14 @@ static int guest_end(struct bench *b, struct mode *m, const struct workload *w, 
 			r->pid = -1;
 			break;
 		}
-		if (errno != ETIMEDOUT || left == 0 || output_has(r->outfd, "internal error") ||
-		    output_has(r->outfd, "emulation failure")) {
+		if (errno != ETIMEDOUT) {
+			r->t_end = now_ns();
+			msg(r->err, sizeof(r->err), "%s: wait: %s", m->name, strerror(errno));
+			peer_stop(b, m, r);
+			return -1;
+		}
+		if (left == 0 || output_has_from(r->outfd, &seen_err, "KVM internal error") ||
+		    output_has_from(r->outfd, &seen_emu, "KVM emulation failure")) {
 			r->t_end = now_ns();
 			msg(r->err, sizeof(r->err), "%s: %s", m->name,
 			    left == 0 ? "did not end in time" : "KVM emulation failure");

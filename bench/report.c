@@ -216,7 +216,9 @@ static void table_memory(struct bench *b)
 		printf(" %6zu  %s\n", mem->processes, mem->note);
 	}
 	printf("  PSS: proportional set size summed over the sandbox's host processes (shared "
-	       "pages split); cgroup: the sandbox's own memory cgroup charge (- : none)\n\n");
+	       "pages split), a peer's supervisor included (bwrap, crun run, runc run); libvz's "
+	       "per-sandbox state in the calling process (a few KiB) is not counted; cgroup: the "
+	       "sandbox's own memory cgroup charge (- : none)\n\n");
 }
 
 /* Sandboxes per second: from 0.02 (VMs on a software hypervisor) to thousands. */
@@ -301,6 +303,10 @@ void report_table(struct bench *b)
 
 static void json_summary(FILE *f, const struct summary *s)
 {
+	if (!s->n) {
+		fputs("null", f);
+		return;
+	}
 	fprintf(f, "{\"min\": %.6f, \"p50\": %.6f, \"p90\": %.6f, \"p99\": %.6f, \"max\": %.6f, "
 		"\"mean\": %.6f}", s->min, s->p50, s->p90, s->p99, s->max, s->mean);
 }
@@ -573,7 +579,7 @@ static int write_json(struct bench *b, const char *path)
 	json_concurrency(f, b);
 	fprintf(f, "}\n");
 	if (ferror(f) | fclose(f)) {
-		fprintf(stderr, BENCH_NAME ": writing %s failed\n", path);
+		fprintf(stderr, BENCH_NAME ": writing %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -665,7 +671,7 @@ static int write_csv(struct bench *b, const char *path)
 		}
 	}
 	if (ferror(f) | fclose(f)) {
-		fprintf(stderr, BENCH_NAME ": writing %s failed\n", path);
+		fprintf(stderr, BENCH_NAME ": writing %s: %s\n", path, strerror(errno));
 		return -1;
 	}
 	return 0;

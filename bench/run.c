@@ -12,8 +12,9 @@
  * marker arrives, the host process tree of the sandbox is measured.
  *
  * Concurrency: K threads each run one life cycle of /bin/true; all are released at once
- * by a barrier; each sandbox's latency runs from the release to its own end, the round's
- * makespan from the release to the last end, and throughput is K / makespan.
+ * through a gate once every one is waiting at it; each sandbox's latency runs from the
+ * release to its own end, the round's makespan from the release to the last end (failed
+ * sandboxes included), and throughput is K / makespan.
  */
 #include "bench.h"
 
@@ -218,8 +219,14 @@ void run_memory(struct bench *b)
 		} else {
 			/* Let the tail of start-up (a VMM's last page faults, runtime exits)
 			 * settle before measuring. */
+			pid_t root;
+
 			usleep(500000);
-			tree_memory(m->ops.root(&r), mem, ram);
+			if ((root = m->ops.root(&r)) <= 0)
+				msg(mem->error, sizeof(mem->error), "no process to measure: %s",
+				    m->libvz ? vz_error_last()->message : "not spawned");
+			else
+				tree_memory(root, mem, ram);
 		}
 		run_release(b, m, &r);
 		if (ram && mem->measured)
@@ -231,10 +238,23 @@ void run_memory(struct bench *b)
 
 /* ---- concurrency ------------------------------------------------------------------------------ */
 
+/*
+ * The start gate of a concurrency round: workers check in (ready) and wait for go; the
+ * main thread waits until every worker has checked in, takes the release time, opens
+ * the gate. So the release time excludes thread start-up, and a thread that could not
+ * be created leaves nobody waiting forever.
+ */
+struct gate {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t ready;
+	bool go;
+};
+
 struct worker {
 	struct bench *b;
 	struct mode *m;
-	pthread_barrier_t *go;
+	struct gate *gate;
 	int64_t timeout_ms;
 	struct run r;
 	int rc;
@@ -244,10 +264,16 @@ struct worker {
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	struct gate *g = w->gate;
 
 	run_init(&w->r);
 	w->r.timeout_ms = w->timeout_ms;
-	pthread_barrier_wait(w->go);
+	pthread_mutex_lock(&g->lock);
+	g->ready++;
+	pthread_cond_broadcast(&g->cond);
+	while (!g->go)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
 	w->rc = w->m->ops.begin(w->b, w->m, &bench_workloads[0], &w->r);
 	if (w->rc == 0)
 		w->rc = w->m->ops.end(w->b, w->m, &bench_workloads[0], &w->r);
@@ -257,54 +283,70 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* A round's time limit: K sandboxes on fewer CPUs take about K/CPUs times as long each
+ * (capped so that it stays a valid poll() timeout). */
+static int64_t round_timeout_ms(const struct bench *b, size_t k)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = cpus > 0 ? (size_t)cpus : 1;
+	int64_t t = (int64_t)b->o.timeout_s * 1000 * (int64_t)((k + n - 1) / n);
+
+	return t > 1000000000 ? 1000000000 : t;
+}
+
 static void run_batch(struct bench *b, struct mode *m, struct conc *c)
 {
 	size_t k = c->level, started = 0;
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	struct worker *w = xrealloc(NULL, k * sizeof(*w));
-	pthread_barrier_t go;
+	struct gate g = { .ready = 0 };
 	pthread_attr_t attr;
 	uint64_t t_rel, t_last = 0;
+	int err = 0;
 
-	pthread_barrier_init(&go, NULL, (unsigned)k + 1);
+	pthread_mutex_init(&g.lock, NULL);
+	pthread_cond_init(&g.cond, NULL);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, 256 * 1024);
 	for (; started < k; started++) {
-		w[started] = (struct worker){ .b = b, .m = m, .go = &go };
-		/* K sandboxes on fewer CPUs take about K/CPUs times as long each. */
-		w[started].timeout_ms = (int64_t)b->o.timeout_s * 1000 *
-					(int64_t)((k + (size_t)cpus - 1) / (size_t)(cpus > 0 ? cpus : 1));
-		if (pthread_create(&w[started].thread, &attr, worker_main, &w[started]))
+		w[started] = (struct worker){ .b = b, .m = m, .gate = &g,
+					      .timeout_ms = round_timeout_ms(b, k) };
+		if ((err = pthread_create(&w[started].thread, &attr, worker_main, &w[started])))
 			break;
 	}
 	pthread_attr_destroy(&attr);
-	if (started < k) {
-		/* Cannot happen at sane levels; release and finish those that exist. */
-		fprintf(stderr, BENCH_NAME ": could only start %zu of %zu threads\n", started, k);
-		pthread_barrier_destroy(&go);
-		pthread_barrier_init(&go, NULL, (unsigned)started + 1);
-	}
+	if (started < k)
+		fprintf(stderr, BENCH_NAME ": could start only %zu of %zu threads: %s\n", started,
+			k, strerror(err));
+	pthread_mutex_lock(&g.lock);
+	while (g.ready < started)
+		pthread_cond_wait(&g.cond, &g.lock);
 	t_rel = now_ns();
-	pthread_barrier_wait(&go);
+	g.go = true;
+	pthread_cond_broadcast(&g.cond);
+	pthread_mutex_unlock(&g.lock);
 	for (size_t i = 0; i < started; i++)
 		pthread_join(w[i].thread, NULL);
-	pthread_barrier_destroy(&go);
+	pthread_cond_destroy(&g.cond);
+	pthread_mutex_destroy(&g.lock);
+	/* The makespan runs to the last end of any sandbox, failed ones too: a failure that
+	 * comes late must not make the round look faster. */
 	for (size_t i = 0; i < started; i++) {
 		uint64_t end = w[i].r.t_end > t_rel ? w[i].r.t_end : t_rel;
 
 		c->sandboxes++;
+		if (end > t_last)
+			t_last = end;
 		if (w[i].rc) {
 			c->failures++;
 			note_failure(c->first_error, sizeof(c->first_error), &w[i].r);
 			continue;
 		}
 		series_add(&c->latency, end - t_rel);
-		if (end > t_last)
-			t_last = end;
 	}
+	c->sandboxes += k - started;
 	c->failures += k - started;
-	if (t_last)
-		series_add(&c->makespan, t_last - t_rel);
+	if (started)
+		series_add(&c->makespan, t_last > t_rel ? t_last - t_rel : 1);
 	c->rounds++;
 	free(w);
 }

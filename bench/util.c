@@ -223,6 +223,10 @@ static int spawn_child(void *arg)
 	c->step = "open /dev/null";
 	if (null < 0)
 		goto fail;
+	/* its own process group, so that a time-out can stop what it started too */
+	c->step = "setpgid";
+	if (setpgid(0, 0))
+		goto fail;
 	c->step = "setns";
 	if (sp->ns_fd >= 0 && setns(sp->ns_fd, CLONE_NEWNS))
 		goto fail;
@@ -325,8 +329,11 @@ void append_output(int fd, char *err, size_t len)
 		n--;
 	buf[n] = '\0';
 	for (ssize_t i = 0; i < n; i++) {
-		if (buf[i] == '\n' || buf[i] == '\r' || (unsigned char)buf[i] < 0x20)
+		/* one line of plain ASCII: the JSON must stay valid UTF-8 */
+		if ((unsigned char)buf[i] < 0x20)
 			buf[i] = ' ';
+		else if ((unsigned char)buf[i] >= 0x7f)
+			buf[i] = '?';
 	}
 	msg(err + used, len - used, ": %s", buf);
 }
@@ -347,8 +354,10 @@ int run_cmd(const struct spawn *sp, int64_t timeout_ms, char *err, size_t len)
 		goto out;
 	if (spawn_wait(pid, pidfd, timeout_ms, &status)) {
 		msg(err, len, "%s: %s", sp->path, errno == ETIMEDOUT ? "timed out" : strerror(errno));
+		kill(-pid, SIGKILL);
 		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		rc = 0;
 	} else {

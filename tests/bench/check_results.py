@@ -229,7 +229,7 @@ def check_charts(d, r):
 
 
 def main(argv):
-    if len(argv) >= 3 and argv[1] == "--charts":
+    if len(argv) == 4 and argv[1] == "--charts":
         r = json.load(open(argv[3]))
         check_charts(argv[2], r)
     elif len(argv) == 4:
