@@ -203,6 +203,7 @@ struct spawn {
 };
 int spawn_start(const struct spawn *sp, pid_t *pid, int *pidfd, char *err, size_t len);
 int spawn_wait(pid_t pid, int pidfd, int64_t timeout_ms, int *status);
+void kill_reap(pid_t pid);
 int run_cmd(const struct spawn *sp, int64_t timeout_ms, char *err, size_t len);
 void describe_status(int status, const char *who, char *err, size_t len);
 void append_output(int fd, char *err, size_t len);
@@ -220,6 +221,12 @@ void progress(struct bench *b, bool force, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* report.c */
+/* Sandboxes per second of a concurrency level: at the p50, slowest and fastest round. */
+struct rates {
+	bool any;
+	double p50, min, max;
+};
+struct rates conc_rates(const struct conc *c);
 void report_header(struct bench *b);
 void report_table(struct bench *b);
 int report_files(struct bench *b);

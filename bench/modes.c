@@ -145,14 +145,11 @@ static pid_t vz_root(struct run *r)
 	return r->sb ? vz_sandbox_pid(r->sb) : -1;
 }
 
-static void vz_setup(struct bench *b, struct mode *m, const char *name, vz_backend be)
+static void vz_setup(struct bench *b, struct mode *m, vz_backend be)
 {
 	const char *why = NULL;
 
-	m->name = name;
-	m->libvz = true;
 	m->backend = be;
-	m->cls = be == VZ_BACKEND_VM ? CLASS_VM : CLASS_CONTAINER;
 	msg(m->version, sizeof(m->version), "libvz %s", vz_version_string());
 	m->ops = (struct mode_ops){ vz_begin, vz_end, vz_stop, vz_root };
 	if (vz_backend_available(be, &why) != VZ_OK) {
@@ -191,6 +188,20 @@ static void vz_setup(struct bench *b, struct mode *m, const char *name, vz_backe
 }
 
 /* ---- spawned peers ----------------------------------------------------------------------- */
+
+/* Find a peer's program (m->path) and its version (the first line of `PROGRAM ARG`);
+ * -1 with m->why naming the package to install. */
+static int peer_find(struct mode *m, const char *program, const char *package,
+		     const char *version_arg)
+{
+	char *ver[] = { m->path, (char *)version_arg, NULL };
+
+	if (!find_program(program, m->path, sizeof(m->path)))
+		return msg(m->why, sizeof(m->why), package ? "not installed (Debian: %s)" :
+			   "%s: not an executable", package ? package : program);
+	first_line(ver, m->version, sizeof(m->version));
+	return 0;
+}
 
 /* Start argv with stdout+stderr into a fresh memfd (or, for the memory run, a pipe). */
 static int peer_spawn(struct mode *m, const struct workload *w, struct run *r, char **argv,
@@ -260,15 +271,9 @@ static int peer_end(struct bench *b, struct mode *m, const struct workload *w, s
 
 static void peer_stop(struct bench *b, struct mode *m, struct run *r)
 {
-	int status;
-
 	(void)b, (void)m;
 	if (r->pid > 0) {
-		/* the spawned program leads its own process group: its children go too */
-		kill(-r->pid, SIGKILL);
-		kill(r->pid, SIGKILL);
-		while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR)
-			;
+		kill_reap(r->pid);
 		r->pid = -1;
 	}
 	peer_close(r);
@@ -289,8 +294,6 @@ static int floor_begin(struct bench *b, struct mode *m, const struct workload *w
 
 static void floor_setup(struct bench *b, struct mode *m)
 {
-	m->name = "fork+exec";
-	m->cls = CLASS_CONTAINER;
 	msg(m->path, sizeof(m->path), "%s/bin/busybox", b->rootfs);
 	msg(m->about, sizeof(m->about), "no isolation: clone+execve of %s on the host, then "
 	    "waitpid: the floor every sandbox pays on top of", m->path);
@@ -312,16 +315,9 @@ static int bwrap_begin(struct bench *b, struct mode *m, const struct workload *w
 
 static void bwrap_setup(struct bench *b, struct mode *m)
 {
-	char *ver[] = { "bwrap", "--version", NULL };
-
-	m->name = "bwrap";
-	m->cls = CLASS_CONTAINER;
 	m->ops = (struct mode_ops){ bwrap_begin, peer_end, peer_stop, peer_root };
-	if (!find_program("bwrap", m->path, sizeof(m->path))) {
-		msg(m->why, sizeof(m->why), "not installed (Debian: bubblewrap)");
+	if (peer_find(m, "bwrap", "bubblewrap", "--version"))
 		return;
-	}
-	first_line(ver, m->version, sizeof(m->version));
 	msg(m->about, sizeof(m->about), "--unshare-all: user pid net ipc uts cgroup mnt "
 	    "namespaces, rootfs bound read-only as /; no cgroup limits, no seccomp, no overlay");
 	(void)b;
@@ -385,12 +381,8 @@ static void oci_stop(struct bench *b, struct mode *m, struct run *r)
 	if (r->pid > 0) {
 		oci_cmd(b, m, (char *[]){ "kill", r->id, "KILL", NULL });
 
-		if (spawn_wait(r->pid, r->pidfd, 10000, &status)) {
-			kill(-r->pid, SIGKILL);
-			kill(r->pid, SIGKILL);
-			while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR)
-				;
-		}
+		if (spawn_wait(r->pid, r->pidfd, 10000, &status))
+			kill_reap(r->pid);
 		r->pid = -1;
 	}
 	if (r->id[0])
@@ -594,19 +586,15 @@ fail:
 		   strerror(errno));
 }
 
-static void oci_setup(struct bench *b, struct mode *m, const char *name)
+static void oci_setup(struct bench *b, struct mode *m)
 {
-	char *ver[] = { (char *)name, "--version", NULL }, state[PATH_MAX];
+	const char *name = m->name;
+	char state[PATH_MAX];
 
-	m->name = name;
-	m->cls = CLASS_CONTAINER;
 	m->ns_fd = -1;
 	m->ops = (struct mode_ops){ oci_begin, oci_end, oci_stop, peer_root };
-	if (!find_program(name, m->path, sizeof(m->path))) {
-		msg(m->why, sizeof(m->why), "not installed (Debian: %s)", name);
+	if (peer_find(m, name, name, "--version"))
 		return;
-	}
-	first_line(ver, m->version, sizeof(m->version));
 	msg(m->about, sizeof(m->about), "%s run: pid net ipc uts mnt cgroup namespaces, read-only "
 	    "root, spec's default seccomp-less profile, the same cgroup limits as libvz", name);
 	msg(state, sizeof(state), "%s/%s-state", b->tmp, name);
@@ -842,22 +830,15 @@ static bool is_bzimage(const char *path)
 
 static void qemu_setup(struct bench *b, struct mode *m)
 {
-	char *ver[] = { "qemu-system-x86_64", "--version", NULL };
-
-	m->name = "qemu-microvm";
-	m->cls = CLASS_VM;
 	m->ops = (struct mode_ops){ qemu_begin, guest_end, peer_stop, peer_root };
-	if (!find_program("qemu-system-x86_64", m->path, sizeof(m->path))) {
-		msg(m->why, sizeof(m->why), "not installed (Debian: qemu-system-x86)");
+	if (peer_find(m, "qemu-system-x86_64", "qemu-system-x86", "--version"))
 		return;
-	}
 	if (!b->kernel[0]) {
 		msg(m->why, sizeof(m->why), "no guest kernel found (--kernel, VZ_KERNEL)");
 		return;
 	}
 	if (make_initramfs(b, m->why, sizeof(m->why)))
 		return;
-	first_line(ver, m->version, sizeof(m->version));
 	msg(m->kernel, sizeof(m->kernel), "%s", b->kernel);
 	msg(m->about, sizeof(m->about), "-M microvm, 1 vCPU, %u MiB, the same kernel (PVH entry), "
 	    "the same rootfs as a cpio initramfs, busybox sh as init (no libvz guest init: no "
@@ -867,20 +848,15 @@ static void qemu_setup(struct bench *b, struct mode *m)
 
 static void kvmtool_setup(struct bench *b, struct mode *m)
 {
-	char *ver[] = { (char *)b->o.kvmtool, "version", NULL };
 	const char *kernel = b->o.kvmtool_kernel ? b->o.kvmtool_kernel : b->kernel;
 
-	m->name = "kvmtool";
-	m->cls = CLASS_VM;
 	m->ops = (struct mode_ops){ kvmtool_begin, guest_end, peer_stop, peer_root };
 	if (!b->o.kvmtool) {
 		msg(m->why, sizeof(m->why), "no --kvmtool PATH given (not in Debian's archive)");
 		return;
 	}
-	if (!find_program(b->o.kvmtool, m->path, sizeof(m->path))) {
-		msg(m->why, sizeof(m->why), "%s: not an executable", b->o.kvmtool);
+	if (peer_find(m, b->o.kvmtool, NULL, "version"))
 		return;
-	}
 	if (!kernel[0] || !is_bzimage(kernel)) {
 		msg(m->why, sizeof(m->why), "kvmtool boots a bzImage; %s is not one (give "
 		    "--kvmtool-kernel)", kernel[0] ? kernel : "no kernel");
@@ -888,7 +864,6 @@ static void kvmtool_setup(struct bench *b, struct mode *m)
 	}
 	if (make_initramfs(b, m->why, sizeof(m->why)))
 		return;
-	first_line(ver, m->version, sizeof(m->version));
 	msg(m->kernel, sizeof(m->kernel), "%s", kernel);
 	msg(m->accel, sizeof(m->accel), "kvm");
 	guest_cmd_base(b, m, true);
@@ -944,15 +919,20 @@ void modes_setup(struct bench *b)
 		else                                                                          \
 			msg(m->why, sizeof(m->why), "not selected (--only)");                  \
 	} while (0)
-	if (b->o.container)
-		ADD("libvz-container", CLASS_CONTAINER, vz_setup, "libvz-container", VZ_BACKEND_CONTAINER);
-	if (b->o.vm)
-		ADD("libvz-vm", CLASS_VM, vz_setup, "libvz-vm", VZ_BACKEND_VM);
+	/* libvz modes stay libvz modes when not selected: peers are paired with them */
+	if (b->o.container) {
+		ADD("libvz-container", CLASS_CONTAINER, vz_setup, VZ_BACKEND_CONTAINER);
+		m->libvz = true;
+	}
+	if (b->o.vm) {
+		ADD("libvz-vm", CLASS_VM, vz_setup, VZ_BACKEND_VM);
+		m->libvz = true;
+	}
 	if (b->o.peers && b->o.container) {
 		ADD("fork+exec", CLASS_CONTAINER, floor_setup);
 		ADD("bwrap", CLASS_CONTAINER, bwrap_setup);
-		ADD("crun", CLASS_CONTAINER, oci_setup, "crun");
-		ADD("runc", CLASS_CONTAINER, oci_setup, "runc");
+		ADD("crun", CLASS_CONTAINER, oci_setup);
+		ADD("runc", CLASS_CONTAINER, oci_setup);
 	}
 	if (b->o.peers && b->o.vm) {
 		ADD("qemu-microvm", CLASS_VM, qemu_setup);

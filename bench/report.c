@@ -104,6 +104,18 @@ static double ratio(const struct bench *b, const struct mode *m, size_t k, doubl
 	return a.p50 / p.p50;
 }
 
+/* Sandboxes per second = K / makespan: the p50 round, the slowest (min) and fastest. */
+struct rates conc_rates(const struct conc *c)
+{
+	struct summary mk = summarize(&c->makespan);
+	double k = (double)c->level;
+
+	if (!mk.n)
+		return (struct rates){ .any = false };
+	return (struct rates){ .any = true, .p50 = k / (mk.p50 / 1e3), .min = k / (mk.max / 1e3),
+			       .max = k / (mk.min / 1e3) };
+}
+
 /* ---- terminal ------------------------------------------------------------------------------- */
 
 void report_header(struct bench *b)
@@ -236,7 +248,8 @@ static void table_concurrency(struct bench *b)
 
 		for (size_t j = 0; j < m->nconc && !m->why[0]; j++) {
 			const struct conc *c = &m->conc[j];
-			struct summary lat = summarize(&c->latency), mk = summarize(&c->makespan);
+			struct summary lat = summarize(&c->latency);
+			struct rates rt = conc_rates(c);
 
 			if (!c->rounds)
 				continue;
@@ -250,10 +263,10 @@ static void table_concurrency(struct bench *b)
 			}
 			any = true;
 			printf("  %-16s %4zu %6zu %5zu", m->name, c->level, c->rounds, c->failures);
-			if (mk.n) {
-				print_rate((double)c->level / (mk.p50 / 1e3));
-				print_rate((double)c->level / (mk.max / 1e3));
-				print_rate((double)c->level / (mk.min / 1e3));
+			if (rt.any) {
+				print_rate(rt.p50);
+				print_rate(rt.min);
+				print_rate(rt.max);
 			} else {
 				printf(" %9s %9s %9s", "-", "-", "-");
 			}
@@ -325,6 +338,14 @@ static void json_sizes(FILE *f, const size_t *v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		fprintf(f, "%s%zu", i ? ", " : "", v[i]);
 	fputc(']', f);
+}
+
+/* The start of the next object in a JSON array: a comma unless it is the first, and its
+ * first key. */
+static void json_item(FILE *f, bool *first, const char *key)
+{
+	fprintf(f, "%s\n    {\"%s\": ", *first ? "" : ",", key);
+	*first = false;
 }
 
 static void json_err(FILE *f, const char *s)
@@ -416,8 +437,7 @@ static void json_latency(FILE *f, const struct bench *b)
 			const struct lat *l = &m->lat[k];
 			struct summary s = summarize(&l->total);
 
-			fprintf(f, "%s\n    {\"mode\": ", first ? "" : ",");
-			first = false;
+			json_item(f, &first, "mode");
 			json_str(f, m->name);
 			fprintf(f, ", \"workload\": ");
 			json_str(f, b->wl[k]->name);
@@ -441,8 +461,7 @@ static void json_latency(FILE *f, const struct bench *b)
 
 			if (r <= 0)
 				continue;
-			fprintf(f, "%s\n    {\"libvz\": ", first ? "" : ",");
-			first = false;
+			json_item(f, &first, "libvz");
 			json_str(f, pair_of(b, m)->name);
 			fprintf(f, ", \"peer\": ");
 			json_str(f, m->name);
@@ -462,8 +481,7 @@ static void json_latency(FILE *f, const struct bench *b)
 
 			if (!l->nphase)
 				continue;
-			fprintf(f, "%s\n    {\"mode\": ", first ? "" : ",");
-			first = false;
+			json_item(f, &first, "mode");
 			json_str(f, m->name);
 			fprintf(f, ", \"workload\": ");
 			json_str(f, b->wl[k]->name);
@@ -493,8 +511,7 @@ static void json_memory(FILE *f, const struct bench *b)
 
 		if (m->why[0])
 			continue;
-		fprintf(f, "%s\n    {\"mode\": ", first ? "" : ",");
-		first = false;
+		json_item(f, &first, "mode");
 		json_str(f, m->name);
 		fprintf(f, ", \"available\": %s, \"error\": ", mem->measured ? "true" : "false");
 		json_err(f, mem->error);
@@ -524,22 +541,20 @@ static void json_concurrency(FILE *f, const struct bench *b)
 
 		for (size_t j = 0; j < m->nconc && !m->why[0]; j++) {
 			const struct conc *c = &m->conc[j];
-			struct summary lat = summarize(&c->latency), mk = summarize(&c->makespan);
+			struct summary lat = summarize(&c->latency);
+			struct rates rt = conc_rates(c);
 
 			if (!c->rounds)
 				continue;
-			fprintf(f, "%s\n    {\"mode\": ", first ? "" : ",");
-			first = false;
+			json_item(f, &first, "mode");
 			json_str(f, m->name);
 			fprintf(f, ", \"level\": %zu, \"rounds\": %zu, \"sandboxes\": %zu, "
 				"\"failures\": %zu, \"first_error\": ", c->level, c->rounds,
 				c->sandboxes, c->failures);
 			json_err(f, c->first_error);
-			if (mk.n)
+			if (rt.any)
 				fprintf(f, ",\n     \"throughput_per_s\": {\"min\": %.6f, \"p50\": %.6f, "
-					"\"max\": %.6f}", (double)c->level / (mk.max / 1e3),
-					(double)c->level / (mk.p50 / 1e3),
-					(double)c->level / (mk.min / 1e3));
+					"\"max\": %.6f}", rt.min, rt.p50, rt.max);
 			else
 				fprintf(f, ",\n     \"throughput_per_s\": null");
 			fprintf(f, ",\n     \"latency_ms\": ");
@@ -662,12 +677,12 @@ static int write_csv(struct bench *b, const char *path)
 				NULL, 0, 0, &m->mem);
 		for (size_t j = 0; j < m->nconc; j++) {
 			const struct conc *c = &m->conc[j];
-			struct summary lat = summarize(&c->latency), mk = summarize(&c->makespan);
+			struct summary lat = summarize(&c->latency);
+			struct rates rt = conc_rates(c);
 
 			if (c->rounds)
 				csv_row(f, "concurrency", m->name, "true", c->level, c->sandboxes,
-					c->failures, &lat,
-					mk.n ? (double)c->level / (mk.p50 / 1e3) : 0, 0, NULL);
+					c->failures, &lat, rt.any ? rt.p50 : 0, 0, NULL);
 		}
 	}
 	if (ferror(f) | fclose(f)) {

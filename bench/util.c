@@ -338,6 +338,18 @@ void append_output(int fd, char *err, size_t len)
 	msg(err + used, len - used, ": %s", buf);
 }
 
+/* SIGKILL a spawned program and its process group (spawn_child made it the leader), and
+ * reap it. */
+void kill_reap(pid_t pid)
+{
+	int status;
+
+	kill(-pid, SIGKILL);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+}
+
 /* Run a helper command to its end (set-up, never timed); 0 if it exited 0. */
 int run_cmd(const struct spawn *sp, int64_t timeout_ms, char *err, size_t len)
 {
@@ -354,10 +366,7 @@ int run_cmd(const struct spawn *sp, int64_t timeout_ms, char *err, size_t len)
 		goto out;
 	if (spawn_wait(pid, pidfd, timeout_ms, &status)) {
 		msg(err, len, "%s: %s", sp->path, errno == ETIMEDOUT ? "timed out" : strerror(errno));
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
+		kill_reap(pid);
 	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		rc = 0;
 	} else {

@@ -98,7 +98,7 @@ def check_json(r):
     # Ratios: libvz p50 over peer p50, for every available peer whose pair ran.
     ratios = {(x["peer"], x["workload"]): x for x in r["ratios"]}
     for m in avail:
-        if m["libvz"] or not modes[m["pair"]]["available"]:
+        if m["libvz"] or not modes.get(m["pair"], {}).get("available"):
             continue
         for w in workloads:
             x = ratios.get((m["name"], w))
