@@ -2,9 +2,17 @@
 /* Child side: the root file system. The rootfs directory is an image that is never
  * written: an overlay with a tmpfs upper layer (or the caller's persistent upper dir,
  * or a read-only bind) is assembled on top of the rootfs path inside the new mount
- * namespace, filled with /proc, /dev, /sys, /tmp and the bind mounts, and pivoted into. */
+ * namespace, filled with /proc, /dev, /sys, /tmp and the bind mounts, and pivoted into.
+ *
+ * Every path inside the new root (mount points libvz makes, bind targets) is resolved
+ * inside it, as the sandbox will see it: openat2(RESOLVE_IN_ROOT) from a descriptor of
+ * the new root, so an absolute symlink or ".." in the rootfs (or planted by an earlier
+ * run in a persistent upper layer) can never make libvz create or mount anything on the
+ * host [runc securejoin, CVE-2021-30465]. Mounts then go onto the resolved descriptor
+ * ("/proc/self/fd/N"), never onto a path that is walked a second time. */
 #include <fcntl.h>
 #include <linux/mount.h>
+#include <linux/openat2.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -18,96 +26,198 @@
 
 #define NOSUID_NODEV (MS_NOSUID | MS_NODEV)
 
-static int set_readonly(const char *path, bool recursive)
+char *vz_ctr_fd_path(char buf[VZ_CTR_FD_PATH], int fd)
 {
-	struct mount_attr attr = { .attr_set = MOUNT_ATTR_RDONLY };
-	/* mount_setattr changes only the read-only bit; an MS_REMOUNT would also reset
-	 * nosuid/nodev/noexec, which a user namespace may not clear on locked mounts. */
-	if (syscall(SYS_mount_setattr, AT_FDCWD, path, recursive ? AT_RECURSIVE : 0, &attr,
-		    sizeof(attr)) == 0)
-		return 0;
-	if (errno != ENOSYS)
-		return -1;
-	return mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL);
+	char digits[12];
+	int n = 0;
+	unsigned v = (unsigned)fd;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < (int)sizeof(digits));
+	memcpy(buf, "/proc/self/fd/", 14);
+	for (int i = 0; i < n; i++)
+		buf[14 + i] = digits[n - 1 - i];
+	buf[14 + n] = '\0';
+	return buf;
 }
 
-/* mkdir -p of an absolute path (async-signal-safe). */
-static int mkdir_p(const char *path, mode_t mode)
+int vz_ctr_open_in(int rootfd, const char *path, int flags)
 {
-	char buf[VZ_CTR_PATH_MAX];
-	size_t len = strnlen(path, sizeof(buf));
+	struct open_how how = {
+		.flags = (uint64_t)(O_PATH | O_CLOEXEC | flags),
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+}
 
+/* Create the last component of @path, whose parent exists inside the root. Returns 0
+ * (created, or it exists), 1 when it is a symlink whose target does not exist yet (its
+ * target then in @link), or -1 with errno. */
+static int create_last(int rootfd, char *path, bool dir, char *link, size_t link_len)
+{
+	char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	struct stat st;
+	int pfd, rc, saved;
+
+	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+		return 0;
+	if (slash) {
+		*slash = '\0';
+		pfd = vz_ctr_open_in(rootfd, path[0] ? path : "/", O_DIRECTORY);
+		*slash = '/';
+	} else {
+		pfd = vz_ctr_open_in(rootfd, "/", O_DIRECTORY);
+	}
+	if (pfd < 0)
+		return -1;
+	if (dir) {
+		rc = mkdirat(pfd, name, 0755);
+	} else {
+		rc = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (rc >= 0)
+			close(rc);
+	}
+	if (rc < 0 && errno == EEXIST && fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISLNK(st.st_mode)) {
+		ssize_t n = readlinkat(pfd, name, link, link_len - 1);
+		saved = errno;
+		close(pfd);
+		if (n < 0 || (size_t)n >= link_len - 1) {
+			errno = n < 0 ? saved : ENAMETOOLONG;
+			return -1;
+		}
+		link[n] = '\0';
+		return 1;
+	}
+	saved = errno;
+	close(pfd);
+	errno = saved;
+	return rc < 0 && errno != EEXIST ? -1 : 0;
+}
+
+int vz_ctr_mount_point(int rootfd, const char *path, bool dir)
+{
+	char buf[VZ_CTR_PATH_MAX], link[VZ_CTR_PATH_MAX], next[VZ_CTR_PATH_MAX];
+	size_t len = strnlen(path, sizeof(buf));
+	int fd = vz_ctr_open_in(rootfd, path, 0), hops = 0;
+
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
 	if (len >= sizeof(buf)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	memcpy(buf, path, len + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
+restart:
+	/* Each missing component, left to right, created in its parent as resolved in the
+	 * root. A symlink whose target is missing is followed by hand, inside the root too
+	 * (its target joined with the rest of the path), as the kernel would follow it. */
+	len = strlen(buf);
+	for (size_t i = 1; i <= len; i++) {
+		bool last = i == len;
+		int rc;
+
+		if (!last && buf[i] != '/')
 			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		buf[i] = '\0';
+		fd = vz_ctr_open_in(rootfd, buf, 0);
+		if (fd >= 0) {
+			close(fd);
+		} else if (errno != ENOENT ||
+			   (rc = create_last(rootfd, buf, dir || !last, link, sizeof(link))) < 0) {
 			return -1;
-		*p = '/';
-	}
-	return mkdir(buf, mode) < 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* Make sure a mount point exists: a directory, or an empty file for a file source. */
-static int ensure_target(const char *target, bool dir)
-{
-	struct stat st;
-	int fd;
-
-	if (lstat(target, &st) == 0)
-		return 0;
-	if (dir)
-		return mkdir_p(target, 0755);
-	{
-		char parent[VZ_CTR_PATH_MAX];
-		char *slash;
-		vz_ctr_path(parent, target, "");
-		slash = strrchr(parent, '/');
-		if (slash && slash != parent) {
-			*slash = '\0';
-			if (mkdir_p(parent, 0755) < 0)
+		} else if (rc == 1) {
+			char *slash = strrchr(buf, '/');
+			if (++hops > 40) {
+				errno = ELOOP;
 				return -1;
+			}
+			next[0] = '\0';
+			if (link[0] != '/' && slash) {
+				*slash = '\0';
+				vz_strlcat(next, buf, sizeof(next));
+				vz_strlcat(next, "/", sizeof(next));
+			}
+			vz_strlcat(next, link, sizeof(next));
+			if (!last) {
+				vz_strlcat(next, "/", sizeof(next));
+				vz_strlcat(next, buf + i + 1, sizeof(next));
+			}
+			if (strlen(next) >= sizeof(next) - 1) {
+				errno = ENAMETOOLONG;
+				return -1;
+			}
+			memcpy(buf, next, sizeof(buf));
+			goto restart;
 		}
+		if (!last)
+			buf[i] = '/';
 	}
-	fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	close(fd);
-	return 0;
+	return vz_ctr_open_in(rootfd, buf, 0);
 }
 
-static int mount_at(const struct vz_child_chan *ch, const char *root, const char *dir,
+/* Set @attr on the mount whose root @fd is (AT_RECURSIVE: and the mounts below). */
+static int set_attr_fd(int fd, uint64_t attr, bool recursive)
+{
+	struct mount_attr ma = { .attr_set = attr };
+	char p[VZ_CTR_FD_PATH];
+	unsigned long fl = MS_REMOUNT | MS_BIND;
+
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0),
+		    &ma, sizeof(ma)) == 0)
+		return 0;
+	if (errno != ENOSYS)
+		return -1;
+	/* Before Linux 5.12: a remount, which also resets the flags not named here. */
+	fl |= (attr & MOUNT_ATTR_RDONLY ? MS_RDONLY : 0) | (attr & MOUNT_ATTR_NOSUID ? MS_NOSUID : 0) |
+	      (attr & MOUNT_ATTR_NODEV ? MS_NODEV : 0);
+	return mount(NULL, vz_ctr_fd_path(p, fd), NULL, fl, NULL);
+}
+
+/* Mount @fstype on @dir of the new root, created there if missing. */
+static int mount_at(const struct vz_child_chan *ch, int rootfd, const char *dir,
 		    const char *fstype, unsigned long flags, const char *opts)
 {
-	char path[VZ_CTR_PATH_MAX];
-	vz_ctr_path(path, root, dir);
-	if (ensure_target(path, true) < 0)
+	char p[VZ_CTR_FD_PATH];
+	vz_autoclose int fd = vz_ctr_mount_point(rootfd, dir, true);
+
+	if (fd < 0)
 		return vz_ctr_fail(ch, "create mount point ", dir);
-	if (mount(fstype, path, fstype, flags, opts) < 0)
+	if (mount(fstype, vz_ctr_fd_path(p, fd), fstype, flags, opts) < 0)
 		return vz_ctr_fail(ch, "mount ", dir);
 	return 0;
 }
 
-static int bind_at(const struct vz_child_chan *ch, const char *src, const char *root,
-		   const char *dst, bool ro, bool optional)
+/* Bind @src (a host path: the caller's to choose) on @dst inside the new root. Binds are
+ * nodev and nosuid: the sandbox must not gain a device or a set-uid file through one. */
+static int bind_at(const struct vz_child_chan *ch, const char *src, int rootfd, const char *dst,
+		   bool ro, bool optional)
 {
-	char path[VZ_CTR_PATH_MAX];
+	char p[VZ_CTR_FD_PATH];
 	struct stat st;
+	int fd;
 
 	if (stat(src, &st) < 0)
 		return optional ? 0 : vz_ctr_fail(ch, "bind source ", src);
-	vz_ctr_path(path, root, dst);
-	if (ensure_target(path, S_ISDIR(st.st_mode)) < 0)
+	fd = vz_ctr_mount_point(rootfd, dst, S_ISDIR(st.st_mode));
+	if (fd < 0)
 		return vz_ctr_fail(ch, "create bind mount point ", dst);
-	if (mount(src, path, NULL, MS_BIND | MS_REC, NULL) < 0)
+	if (mount(src, vz_ctr_fd_path(p, fd), NULL, MS_BIND | MS_REC, NULL) < 0) {
+		close(fd);
 		return vz_ctr_fail(ch, "bind mount on ", dst);
-	if (ro && set_readonly(path, true) < 0)
-		return vz_ctr_fail(ch, "make read-only: ", dst);
+	}
+	close(fd);
+	/* The descriptor is the covered mount point: reopen to reach the new mount. */
+	fd = vz_ctr_open_in(rootfd, dst, 0);
+	if (fd < 0 || set_attr_fd(fd, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID |
+					      (ro ? MOUNT_ATTR_RDONLY : 0), true) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return vz_ctr_fail(ch, ro ? "make read-only: " : "make nodev: ", dst);
+	}
+	close(fd);
 	return 0;
 }
 
@@ -127,23 +237,57 @@ static int reopen_rootfs(const struct vz_ctr_plan *plan, const struct vz_child_c
 	return 0;
 }
 
+/* The overlay's options, every layer named by a descriptor ("/proc/self/fd/N"), so a
+ * rootfs or upper path may hold ',' or ':', which the option syntax reserves. */
+static int overlay_opts(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch,
+			const char *base, char *opts, size_t len)
+{
+	static const char *const sub[] = { "/upper", "/work" };
+	static const char *const key[] = { ",upperdir=", ",workdir=" };
+	char path[VZ_CTR_PATH_MAX], p[VZ_CTR_FD_PATH];
+
+	opts[0] = '\0';
+	vz_strlcat(opts, "lowerdir=", len);
+	vz_strlcat(opts, plan->rootfd_path, len);
+	for (size_t i = 0; i < VZ_ARRAY_SIZE(sub); i++) {
+		/* Left open for the mount; init's close_others() closes them. */
+		int fd = open(vz_ctr_path(path, base, sub[i]), O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			return vz_ctr_fail(ch, "open overlay layer ", path);
+		vz_strlcat(opts, key[i], len);
+		vz_strlcat(opts, vz_ctr_fd_path(p, fd), len);
+	}
+	/* In a user namespace overlayfs must keep its metadata in user.* xattrs
+	 * (trusted.* needs real root). */
+	if (plan->userns)
+		vz_strlcat(opts, ",userxattr", len);
+	return 0;
+}
+
 /* The writable layer: returns the new root's path in @newroot. */
 static int mount_root(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch,
 		      char *newroot)
 {
 	const char *rootfs = plan->cfg->rootfs;
-	char path[VZ_CTR_PATH_MAX];
+	char path[VZ_CTR_PATH_MAX], opts[256];
+	int fd;
 
 	vz_ctr_path(newroot, rootfs, "");
 	if (reopen_rootfs(plan, ch))
 		return -1;
-	if (!plan->overlay_opts) {
+	if (plan->cfg->rootfs_mode == VZ_ROOTFS_READONLY) {
 		if (mount(plan->rootfd_path, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
 			return vz_ctr_fail(ch, "bind rootfs ", rootfs);
 		/* Read-only before anything is mounted into it, so that a missing mount
 		 * point is an error instead of a write into the image. */
-		if (set_readonly(rootfs, false) < 0)
+		fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || set_attr_fd(fd, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV |
+						      MOUNT_ATTR_NOSUID, false) < 0) {
+			if (fd >= 0)
+				close(fd);
 			return vz_ctr_fail(ch, "make the root read-only: ", rootfs);
+		}
+		close(fd);
 		return 0;
 	}
 	/* Scratch tmpfs over the rootfs path (only in this namespace); the overlay's lower
@@ -152,57 +296,81 @@ static int mount_root(const struct vz_ctr_plan *plan, const struct vz_child_chan
 		return vz_ctr_fail(ch, "mount scratch tmpfs on ", rootfs);
 	if (!plan->upper_base[0] &&
 	    (mkdir(vz_ctr_path(path, rootfs, "/upper"), 0755) < 0 ||
-	     mkdir(vz_ctr_path(path, rootfs, "/work"), 0755) < 0))
+	     mkdir(vz_ctr_path(path, rootfs, "/work"), 0700) < 0))
 		return vz_ctr_fail(ch, "create overlay upper dir in ", rootfs);
+	if (overlay_opts(plan, ch, plan->upper_base[0] ? plan->upper_base : rootfs, opts,
+			 sizeof(opts)))
+		return -1;
 	vz_ctr_path(newroot, rootfs, "/root");
 	if (mkdir(newroot, 0755) < 0)
 		return vz_ctr_fail(ch, "create overlay mount point ", newroot);
-	if (mount("overlay", newroot, "overlay", 0, plan->overlay_opts) < 0)
-		return vz_ctr_fail(ch, "mount overlay: ", plan->overlay_opts);
+	/* nodev: a device node in the image or the upper layer opens nothing; nosuid
+	 * repeats what no_new_privs already gives the workload. */
+	if (mount("overlay", newroot, "overlay", NOSUID_NODEV, opts) < 0)
+		return vz_ctr_fail(ch, "mount overlay: ", opts);
 	return 0;
 }
 
 /* Without a user namespace the sandbox's root is the host's root as far as procfs
  * checks go: keep global knobs out of its reach [Docker's masked and read-only paths]. */
-static int mask_proc(const struct vz_child_chan *ch, const char *root)
+static int mask_proc(const struct vz_child_chan *ch, int rootfd)
 {
 	static const char *const ro[] = { "/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
 					  "/proc/bus" };
 	static const char *const masked[] = { "/proc/kcore", "/proc/keys", "/proc/timer_list" };
-	char path[VZ_CTR_PATH_MAX];
+	char p[VZ_CTR_FD_PATH];
 
 	for (size_t i = 0; i < VZ_ARRAY_SIZE(ro); i++) {
-		vz_ctr_path(path, root, ro[i]);
-		if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+		int fd = vz_ctr_open_in(rootfd, ro[i], 0);
+		if (fd < 0) {
 			if (errno == ENOENT)
 				continue;
+			return vz_ctr_fail(ch, "open ", ro[i]);
+		}
+		vz_ctr_fd_path(p, fd);
+		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
+			close(fd);
 			return vz_ctr_fail(ch, "bind ", ro[i]);
 		}
-		if (set_readonly(path, true) < 0)
+		close(fd);
+		fd = vz_ctr_open_in(rootfd, ro[i], 0);
+		if (fd < 0 || set_attr_fd(fd, MOUNT_ATTR_RDONLY, true) < 0) {
+			if (fd >= 0)
+				close(fd);
 			return vz_ctr_fail(ch, "make read-only: ", ro[i]);
+		}
+		close(fd);
 	}
 	for (size_t i = 0; i < VZ_ARRAY_SIZE(masked); i++) {
-		vz_ctr_path(path, root, masked[i]);
-		if (mount("/dev/null", path, NULL, MS_BIND, NULL) < 0 && errno != ENOENT)
+		int fd = vz_ctr_open_in(rootfd, masked[i], 0);
+		if (fd < 0) {
+			if (errno == ENOENT)
+				continue;
+			return vz_ctr_fail(ch, "open ", masked[i]);
+		}
+		if (mount("/dev/null", vz_ctr_fd_path(p, fd), NULL, MS_BIND, NULL) < 0) {
+			close(fd);
 			return vz_ctr_fail(ch, "mask ", masked[i]);
+		}
+		close(fd);
 	}
 	return 0;
 }
 
-static int mount_sys(const struct vz_child_chan *ch, const char *root)
+static int mount_sys(const struct vz_child_chan *ch, int rootfd)
 {
-	char path[VZ_CTR_PATH_MAX];
 	unsigned long fl = MS_RDONLY | NOSUID_NODEV | MS_NOEXEC;
+	char p[VZ_CTR_FD_PATH];
+	vz_autoclose int fd = vz_ctr_mount_point(rootfd, "/sys", true);
 
-	vz_ctr_path(path, root, "/sys");
-	if (ensure_target(path, true) < 0)
+	if (fd < 0)
 		return vz_ctr_fail(ch, "create mount point ", "/sys");
-	if (mount("sysfs", path, "sysfs", fl, NULL) == 0)
+	if (mount("sysfs", vz_ctr_fd_path(p, fd), "sysfs", fl, NULL) == 0)
 		return 0;
 	/* A user namespace sharing the host's network may not mount sysfs: bind it. */
 	if (errno != EPERM)
 		return vz_ctr_fail(ch, "mount ", "/sys");
-	return bind_at(ch, "/sys", root, "/sys", true, false);
+	return bind_at(ch, "/sys", rootfd, "/sys", true, false);
 }
 
 static int pivot(const struct vz_child_chan *ch, const char *newroot)
@@ -220,23 +388,36 @@ static int pivot(const struct vz_child_chan *ch, const char *newroot)
 	return 0;
 }
 
-int vz_ctr_setup_rootfs(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch)
+static int fill_root(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch, int rootfd)
 {
 	const vz_config *cfg = plan->cfg;
+
+	if (mount_at(ch, rootfd, "/proc", "proc", NOSUID_NODEV | MS_NOEXEC, NULL) ||
+	    (plan->mask_proc && mask_proc(ch, rootfd)) || vz_ctr_setup_dev(plan, ch, rootfd) ||
+	    mount_sys(ch, rootfd) ||
+	    mount_at(ch, rootfd, "/tmp", "tmpfs", NOSUID_NODEV, "mode=1777"))
+		return -1;
+	for (size_t i = 0; i < cfg->nbinds; i++)
+		if (bind_at(ch, cfg->binds[i].src, rootfd, cfg->binds[i].dst,
+			    cfg->binds[i].flags & VZ_BIND_RO, false))
+			return -1;
+	return 0;
+}
+
+int vz_ctr_setup_rootfs(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch)
+{
 	char root[VZ_CTR_PATH_MAX];
+	int rootfd, rc;
 
 	/* Nothing done here may propagate back to the host's mount table. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return vz_ctr_fail(ch, "make mounts private", "");
-	if (mount_root(plan, ch, root) ||
-	    mount_at(ch, root, "/proc", "proc", NOSUID_NODEV | MS_NOEXEC, NULL) ||
-	    (plan->mask_proc && mask_proc(ch, root)) || vz_ctr_setup_dev(plan, ch, root) ||
-	    mount_sys(ch, root) ||
-	    mount_at(ch, root, "/tmp", "tmpfs", NOSUID_NODEV, "mode=1777"))
+	if (mount_root(plan, ch, root))
 		return -1;
-	for (size_t i = 0; i < cfg->nbinds; i++)
-		if (bind_at(ch, cfg->binds[i].src, root, cfg->binds[i].dst,
-			    cfg->binds[i].flags & VZ_BIND_RO, false))
-			return -1;
-	return pivot(ch, root);
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return vz_ctr_fail(ch, "open new root ", root);
+	rc = fill_root(plan, ch, rootfd);
+	close(rootfd);
+	return rc ? rc : pivot(ch, root);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Parent side: resolve the configuration into a plan before clone. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,38 +11,48 @@
 #include "common/util.h"
 #include "container/plan.h"
 
+/* The persistent layer's directories. @upper_dir itself becomes 0700: a root workload
+ * can leave set-uid files there that no other host user may reach. upper/ keeps 0755,
+ * since overlayfs shows its mode as the sandbox's "/". */
 static int persistent_dirs(const vz_config *cfg)
 {
+	static const struct {
+		const char *name;
+		mode_t mode;
+	} sub[] = { { "upper", 0755 }, { "work", 0700 } };
 	char path[VZ_CTR_PATH_MAX];
-	static const char *const sub[] = { "upper", "work" };
 
+	if (chmod(cfg->upper_dir, 0700) < 0)
+		return vz_err_sys(vz_status_from_errno(errno), "upper dir %s: chmod 0700",
+				  cfg->upper_dir);
 	for (size_t i = 0; i < VZ_ARRAY_SIZE(sub); i++) {
-		snprintf(path, sizeof(path), "%s/%s", cfg->upper_dir, sub[i]);
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		snprintf(path, sizeof(path), "%s/%s", cfg->upper_dir, sub[i].name);
+		if (mkdir(path, sub[i].mode) < 0 && errno != EEXIST)
 			return vz_err_sys(vz_status_from_errno(errno), "upper dir: create %s", path);
 	}
 	return VZ_OK;
 }
 
-static int overlay_opts(struct vz_ctr_plan *plan)
-{
-	const vz_config *cfg = plan->cfg;
-	const char *base = cfg->rootfs_mode == VZ_ROOTFS_PERSISTENT ? cfg->upper_dir : cfg->rootfs;
+/* Where the kernel keeps this process's argv and environment strings: fields 48-51 of
+ * /proc/self/stat (arg_start arg_end env_start env_end, Linux 3.5+). Read once. */
+static uintptr_t host_strings[4];
+static pthread_once_t host_strings_once = PTHREAD_ONCE_INIT;
 
-	if (cfg->rootfs_mode == VZ_ROOTFS_READONLY)
-		return VZ_OK;
-	if (cfg->rootfs_mode == VZ_ROOTFS_PERSISTENT && persistent_dirs(cfg))
-		return vz_error_last()->code;
-	if (strchr(cfg->rootfs, ',') || strchr(base, ',') || strchr(base, ':'))
-		return vz_err_set(VZ_EINVAL, 0, "rootfs %s: overlay paths cannot contain ',' or ':'",
-				  base);
-	/* The lower layer is reached through the fd opened here, so the child may cover
-	 * the rootfs path with its scratch tmpfs. In a user namespace overlayfs must keep
-	 * its metadata in user.* xattrs (trusted.* needs real root). */
-	plan->overlay_opts = vz_asprintf("lowerdir=%s,upperdir=%s/upper,workdir=%s/work%s",
-					 plan->rootfd_path, base, base,
-					 plan->userns ? ",userxattr" : "");
-	return plan->overlay_opts ? VZ_OK : VZ_ENOMEM;
+static void read_host_strings(void)
+{
+	char buf[1024], *p;
+	unsigned long long v[4];
+
+	if (vz_read_file_at(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf)) <= 0)
+		return;
+	/* comm may hold spaces and parentheses: count fields after the last ')'. */
+	p = strrchr(buf, ')');
+	for (int field = 2; p && field < 48; field++)
+		p = strchr(p + 1, ' ');
+	if (p && sscanf(p, " %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3]) == 4 &&
+	    v[0] <= v[1] && v[2] <= v[3] && v[1] - v[0] < (1 << 24) && v[3] - v[2] < (1 << 24))
+		for (int i = 0; i < 4; i++)
+			host_strings[i] = (uintptr_t)v[i];
 }
 
 int vz_ctr_plan_build(struct vz_ctr_plan *plan, struct vz_sandbox *sb)
@@ -54,7 +65,6 @@ int vz_ctr_plan_build(struct vz_ctr_plan *plan, struct vz_sandbox *sb)
 				      .deadline_ns = sb->deadline_ns,
 				      .nofile = sb->limits[VZ_LIMIT_OPEN_FILES] };
 	plan->userns = cfg->userns == VZ_USERNS_ON || (cfg->userns == VZ_USERNS_AUTO && !root);
-	plan->mknod_ok = root && !plan->userns;
 	plan->mask_proc = !plan->userns;
 	plan->upper_base = cfg->rootfs_mode == VZ_ROOTFS_PERSISTENT ? cfg->upper_dir : "";
 	if (plan->nofile) {
@@ -71,12 +81,15 @@ int vz_ctr_plan_build(struct vz_ctr_plan *plan, struct vz_sandbox *sb)
 	if (plan->rootfd < 0)
 		return vz_err_sys(vz_status_from_errno(errno), "rootfs %s", cfg->rootfs);
 	snprintf(plan->rootfd_path, sizeof(plan->rootfd_path), "/proc/self/fd/%d", plan->rootfd);
-	return overlay_opts(plan);
+	pthread_once(&host_strings_once, read_host_strings);
+	memcpy(plan->host_args, &host_strings[0], sizeof(plan->host_args));
+	memcpy(plan->host_env, &host_strings[2], sizeof(plan->host_env));
+	if (cfg->rootfs_mode == VZ_ROOTFS_PERSISTENT)
+		return persistent_dirs(cfg);
+	return VZ_OK;
 }
 
 void vz_ctr_plan_release(struct vz_ctr_plan *plan)
 {
 	vz_close(&plan->rootfd);
-	free(plan->overlay_opts);
-	plan->overlay_opts = NULL;
 }

@@ -20,11 +20,13 @@ struct vz_ctr_plan {
 	const char *exe;	 /* argv[0] resolved inside the rootfs */
 	int rootfd;		 /* O_PATH of the rootfs directory (overlay lower / bind source) */
 	char rootfd_path[32];	 /* "/proc/self/fd/N" */
-	char *overlay_opts;	 /* overlay mount options, NULL for a read-only root */
 	const char *upper_base;	 /* directory holding upper/ and work/ ("" = scratch tmpfs) */
 	bool userns;		 /* own user namespace, ids mapped to the caller's */
-	bool mknod_ok;		 /* real root: device nodes can be created */
 	bool mask_proc;		 /* no user namespace: /proc/sys etc. must be read-only */
+	/* The host process's argv and environment strings, which PID 1 (a copy of the
+	 * host process that never executes anything) overwrites: /proc/1/cmdline and
+	 * /proc/1/environ would show them to the workload. 0 when unknown. */
+	uintptr_t host_args[2], host_env[2];
 	char uid_map[48], gid_map[48];
 	const int *stdio;	 /* fds to install as 0-2, -1 = keep the caller's */
 	const struct vz_cgroup *cgroup;
@@ -34,7 +36,8 @@ struct vz_ctr_plan {
 
 struct vz_sandbox;
 
-/* Parent side: fill @plan from the sandbox (allocates overlay_opts, opens rootfd). */
+/* Parent side: fill @plan from the sandbox (opens rootfd; creates a persistent
+ * layer's directories). */
 int vz_ctr_plan_build(struct vz_ctr_plan *plan, struct vz_sandbox *sb);
 void vz_ctr_plan_release(struct vz_ctr_plan *plan);
 
@@ -43,7 +46,19 @@ int vz_ctr_setup_ids(const struct vz_ctr_plan *plan, const struct vz_child_chan 
 int vz_ctr_setup_net(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch);
 int vz_ctr_setup_rootfs(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch);
 int vz_ctr_setup_dev(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch,
-		     const char *newroot);
+		     int rootfd);
+
+/* Paths inside the new root (child side, async-signal-safe). */
+#define VZ_CTR_FD_PATH 32
+/* "/proc/self/fd/N" into @buf. */
+char *vz_ctr_fd_path(char buf[VZ_CTR_FD_PATH], int fd);
+/* openat2(@rootfd, @path, O_PATH | @flags) with every component resolved inside the tree
+ * of @rootfd (RESOLVE_IN_ROOT, no magic links). -1 with errno on failure. */
+int vz_ctr_open_in(int rootfd, const char *path, int flags);
+/* An O_PATH descriptor of mount point @path inside @rootfd's tree, resolved as above;
+ * missing components are created there (directories 0755; the last one a directory if
+ * @dir, else an empty file). -1 with errno on failure. */
+int vz_ctr_mount_point(int rootfd, const char *path, bool dir);
 /* PID 1: fork the workload, reap, forward signals, report, exit. Never returns. */
 __attribute__((noreturn)) void vz_ctr_init(const struct vz_ctr_plan *plan,
 					   const struct vz_child_chan *ch);
