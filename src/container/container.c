@@ -5,7 +5,9 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "common/error.h"
 #include "common/ipc.h"
@@ -65,7 +67,46 @@ static int ctr_validate(struct vz_sandbox *sb)
 		return vz_err_set(VZ_EPERM, EPERM,
 				  "container: VZ_USERNS_OFF needs root (the caller is uid %u)",
 				  (unsigned)geteuid());
+	/* Settings only a VM can use are refused, not silently ignored. */
+	if (cfg->kernel)
+		return vz_err_set(VZ_EINVAL, 0, "container: a guest kernel (vz_config_set_kernel "
+				  "%s) is a VM setting; use VZ_BACKEND_VM or leave it unset",
+				  cfg->kernel);
+	if (cfg->kernel_cmdline)
+		return vz_err_set(VZ_EINVAL, 0, "container: a kernel command line "
+				  "(vz_config_set_kernel_cmdline) is a VM setting; use VZ_BACKEND_VM "
+				  "or leave it unset");
 	return VZ_OK;
+}
+
+/* This process becomes the sandbox's PID 1 without executing anything: it is a copy of
+ * the host process. Leave nothing of the host for the workload to read in /proc/1: the
+ * argv and environment strings (/proc/1/cmdline, /proc/1/environ: a secret on the host
+ * program's command line reached the workload) and the name (/proc/1/comm). Written
+ * through process_vm_writev, which fails instead of faulting should the host have moved
+ * its strings somewhere unwritable. */
+static void scrub_host_strings(const struct vz_ctr_plan *plan)
+{
+	static const char zeros[4096];
+	static const char name[] = "vz-init";
+	const uintptr_t *range[2] = { plan->host_args, plan->host_env };
+	pid_t self = (pid_t)syscall(SYS_getpid);
+
+	for (int r = 0; r < 2; r++) {
+		for (uintptr_t at = range[r][0]; at < range[r][1];) {
+			size_t n = range[r][1] - at < sizeof(zeros) ? range[r][1] - at : sizeof(zeros);
+			struct iovec local = { (void *)zeros, n }, remote = { (void *)at, n };
+			if (syscall(SYS_process_vm_writev, self, &local, 1, &remote, 1, 0) != (long)n)
+				break;
+			at += n;
+		}
+	}
+	if (plan->host_args[1] - plan->host_args[0] > sizeof(name)) {
+		struct iovec local = { (void *)name, sizeof(name) },
+			     remote = { (void *)plan->host_args[0], sizeof(name) };
+		syscall(SYS_process_vm_writev, self, &local, 1, &remote, 1, 0);
+	}
+	prctl(PR_SET_NAME, name, 0, 0, 0);
 }
 
 static int ctr_child(const struct vz_child_chan *ch, void *arg)
@@ -73,6 +114,11 @@ static int ctr_child(const struct vz_child_chan *ch, void *arg)
 	const struct vz_ctr_plan *plan = arg;
 	int err;
 
+	/* A session of its own: the sandbox must never share the caller's terminal
+	 * session (and its controlling terminal) [bwrap CVE-2017-5226]. */
+	if (setsid() < 0)
+		return vz_ctr_fail(ch, "setsid", ""), 127;
+	scrub_host_strings(plan);
 	/* Join the sandbox's cgroups first, then root a cgroup namespace there, so the
 	 * workload sees its own group as "/". */
 	if ((err = vz_cgroup_join_child(plan->cgroup)) < 0) {

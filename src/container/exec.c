@@ -77,6 +77,11 @@ void vz_ctr_exec(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch)
 	int err;
 
 	reset_signals();
+	/* The workload leads a session of its own too (init's has no terminal either):
+	 * an inherited terminal descriptor is then never its controlling terminal, and
+	 * TIOCSTI on it is refused [bwrap CVE-2017-5226]; seccomp refuses it as well. */
+	if (setsid() < 0)
+		die(ch, "setsid", "");
 	setup_stdio(plan, ch);
 	if (plan->nofile) {
 		struct rlimit rl = { (rlim_t)plan->nofile, (rlim_t)plan->nofile };

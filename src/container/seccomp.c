@@ -12,14 +12,15 @@
  *   1. arch != x86-64 -> kill.  2. x32 numbers -> ENOSYS.
  *   3. one JEQ/RET pair per denied syscall: a match returns EPERM, a miss falls through
  *      to the next pair, so no jump offset depends on the table's length.
- *   4. clone3 -> ENOSYS.  5. personality and clone: argument checks, each block ending
- *      in a return.  6. allow. */
+ *   4. clone3 -> ENOSYS.  5. ioctl, personality and clone: argument checks, each block
+ *      ending in a return.  6. allow. */
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -168,6 +169,19 @@ static const struct sock_filter default_filter[] = {
 	 * and musl fall back to clone(), whose flags are checked below (as Docker does). */
 	IF_NR(__NR_clone3, 1),
 	RET_ERRNO(ENOSYS),
+
+	/* ioctl: no TIOCSTI, which pushes input into a terminal as if typed: a workload
+	 * handed the caller's terminal typed commands into the caller's shell (bubblewrap's
+	 * CVE-2017-5226). The sandbox's own session already keeps the kernel from allowing
+	 * it without CAP_SYS_ADMIN; this holds even where a terminal is shared on purpose.
+	 * TIOCLINUX does the same through the console's selection. The kernel reads the
+	 * command as an unsigned int. */
+	IF_NR(__NR_ioctl, 5),
+	LOAD_ARG_LO(1),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCSTI, 1, 0),
+	BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TIOCLINUX, 0, 1),
+	RET_ERRNO(EPERM),
+	RET(SECCOMP_RET_ALLOW),
 
 	/* personality: only the query (0xffffffff) and PER_LINUX (0). Other personalities
 	 * switch off ASLR or change kernel behaviour. The kernel reads an unsigned int. */
