@@ -57,6 +57,7 @@ int vz_config_new(vz_config **out)
 		vz_config_free(cfg);
 		return vz_err_oom();
 	}
+	cfg->env_len = cfg->env_cap = 1;
 	for (int i = 0; i < 3; i++)
 		cfg->stdio[i] = (struct vz_stdio_spec){ VZ_STDIO_INHERIT, -1 };
 	*out = cfg;
@@ -71,6 +72,7 @@ void vz_config_free(vz_config *cfg)
 	free(cfg->upper_dir);
 	vz_strv_free(cfg->argv);
 	vz_strv_free(cfg->env);
+	free(cfg->env_slots);
 	free(cfg->cwd);
 	free(cfg->hostname);
 	for (size_t i = 0; i < cfg->nbinds; i++) {
@@ -145,48 +147,115 @@ int vz_config_set_argv(vz_config *cfg, int argc, const char *const *argv)
 	return VZ_OK;
 }
 
-static ssize_t env_find(char **env, const char *name, size_t len)
+static size_t env_hash(const char *name, size_t len)
 {
-	for (size_t i = 0; env && env[i]; i++)
-		if (!strncmp(env[i], name, len) && env[i][len] == '=')
-			return (ssize_t)i;
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)name[i]) * 1099511628211ull;
+	return (size_t)h;
+}
+
+/* Name length of entry "NAME=value". */
+static size_t env_name_len(const char *entry)
+{
+	const char *eq = strchr(entry, '=');
+	return eq ? (size_t)(eq - entry) : strlen(entry);
+}
+
+static void env_index_put(vz_config *cfg, size_t i)
+{
+	size_t mask = cfg->env_nslots - 1;
+	size_t at = env_hash(cfg->env[i], env_name_len(cfg->env[i])) & mask;
+	while (cfg->env_slots[at])
+		at = (at + 1) & mask;
+	cfg->env_slots[at] = i + 1;
+}
+
+/* (Re)build the index for at least @want entries. Returns false without memory. */
+static bool env_index_build(vz_config *cfg, size_t want)
+{
+	size_t n = 16;
+	while (n <= 2 * want)
+		n *= 2;
+	free(cfg->env_slots);
+	cfg->env_nslots = 0;
+	cfg->env_slots = calloc(n, sizeof(size_t));
+	if (!cfg->env_slots)
+		return false;
+	cfg->env_nslots = n;
+	for (size_t i = 0; i < cfg->env_len; i++)
+		env_index_put(cfg, i);
+	return true;
+}
+
+/* Index of @name in env, -1 if unset, -2 without memory for the index. */
+static ssize_t env_find(vz_config *cfg, const char *name, size_t len)
+{
+	size_t mask, at;
+
+	if (!cfg->env_slots && !env_index_build(cfg, cfg->env_len))
+		return -2;
+	mask = cfg->env_nslots - 1;
+	for (at = env_hash(name, len) & mask; cfg->env_slots[at]; at = (at + 1) & mask) {
+		const char *e = cfg->env[cfg->env_slots[at] - 1];
+		if (!strncmp(e, name, len) && e[len] == '=')
+			return (ssize_t)(cfg->env_slots[at] - 1);
+	}
 	return -1;
 }
 
 int vz_config_setenv(vz_config *cfg, const char *name, const char *value)
 {
-	size_t len, n;
+	size_t len;
 	ssize_t at;
-	char *entry = NULL, **grown;
+	char *entry = NULL;
 
 	CHECK_CFG(cfg, "vz_config_setenv");
 	if (!name || !name[0] || strchr(name, '='))
 		return vz_err_set(VZ_EINVAL, 0, "vz_config_setenv: bad variable name \"%s\"",
 				  name ? name : "(null)");
 	len = strlen(name);
-	at = env_find(cfg->env, name, len);
+	if ((at = env_find(cfg, name, len)) == -2)
+		return vz_err_oom();
 	if (value && !(entry = vz_asprintf("%s=%s", name, value)))
 		return VZ_ENOMEM;
-	n = vz_strv_len(cfg->env);
 	if (at >= 0) {
 		free(cfg->env[at]);
 		if (entry) {
 			cfg->env[at] = entry;
 		} else {
-			memmove(&cfg->env[at], &cfg->env[at + 1], (n - (size_t)at) * sizeof(char *));
+			/* Removal shifts later entries: the index is rebuilt on next use. */
+			memmove(&cfg->env[at], &cfg->env[at + 1],
+				(cfg->env_len - (size_t)at) * sizeof(char *));
+			cfg->env_len--;
+			free(cfg->env_slots);
+			cfg->env_slots = NULL;
 		}
 		return VZ_OK;
 	}
 	if (!entry)
 		return VZ_OK;
-	grown = realloc(cfg->env, (n + 2) * sizeof(char *));
-	if (!grown) {
-		free(entry);
-		return vz_err_oom();
+	if (cfg->env_len + 1 > cfg->env_cap) {
+		size_t cap = cfg->env_cap < 8 ? 16 : cfg->env_cap * 2;
+		char **grown = realloc(cfg->env, (cap + 1) * sizeof(char *));
+		if (!grown) {
+			free(entry);
+			return vz_err_oom();
+		}
+		cfg->env = grown;
+		cfg->env_cap = cap;
 	}
-	grown[n] = entry;
-	grown[n + 1] = NULL;
-	cfg->env = grown;
+	cfg->env[cfg->env_len++] = entry;
+	cfg->env[cfg->env_len] = NULL;
+	if (2 * cfg->env_len >= cfg->env_nslots) {
+		if (!env_index_build(cfg, 2 * cfg->env_len)) {
+			cfg->env[--cfg->env_len] = NULL;
+			free(entry);
+			return vz_err_oom();
+		}
+	} else {
+		env_index_put(cfg, cfg->env_len - 1);
+	}
 	return VZ_OK;
 }
 
@@ -197,6 +266,10 @@ int vz_config_clearenv(vz_config *cfg)
 		free(cfg->env[i]);
 		cfg->env[i] = NULL;
 	}
+	cfg->env_len = 0;
+	free(cfg->env_slots);
+	cfg->env_slots = NULL;
+	cfg->env_nslots = 0;
 	return VZ_OK;
 }
 
@@ -289,8 +362,12 @@ int vz_config_set_stdio(vz_config *cfg, vz_stream stream, vz_stdio_mode mode, in
 	case VZ_STDIO_PIPE:
 		break;
 	case VZ_STDIO_FD:
-		if (fd < 0 || (dup = vz_dup_cloexec(fd, 3)) < 0)
-			return vz_err_sys(VZ_EINVAL, "vz_config_set_stdio: fd %d", fd);
+		if (fd < 0)
+			return vz_err_set(VZ_EINVAL, 0, "vz_config_set_stdio: stream %d: fd %d is "
+					  "not a file descriptor (must be >= 0)", (int)stream, fd);
+		if ((dup = vz_dup_cloexec(fd, 3)) < 0)
+			return vz_err_sys(VZ_EINVAL, "vz_config_set_stdio: stream %d: fd %d",
+					  (int)stream, fd);
 		break;
 	default:
 		return vz_err_set(VZ_EINVAL, 0, "vz_config_set_stdio: unknown mode %d", (int)mode);
@@ -339,8 +416,16 @@ int vz_config_set_kernel_cmdline(vz_config *cfg, const char *extra)
 
 const char *vz_config_getenv(const vz_config *cfg, const char *name)
 {
-	ssize_t at = env_find(cfg->env, name, strlen(name));
-	return at >= 0 ? cfg->env[at] + strlen(name) + 1 : NULL;
+	size_t len = strlen(name);
+	/* A linear scan when there is no index yet: the config is const here. */
+	if (!cfg->env_slots) {
+		for (size_t i = 0; i < cfg->env_len; i++)
+			if (!strncmp(cfg->env[i], name, len) && cfg->env[i][len] == '=')
+				return cfg->env[i] + len + 1;
+		return NULL;
+	}
+	ssize_t at = env_find((vz_config *)cfg, name, len);
+	return at >= 0 ? cfg->env[at] + len + 1 : NULL;
 }
 
 static int copy_strs(const vz_config *src, vz_config *dst)
@@ -368,6 +453,7 @@ int vz_config_copy(const vz_config *src, vz_config **out)
 		dst->stdio[i] = (struct vz_stdio_spec){ src->stdio[i].mode, -1 };
 	if (copy_strs(src, dst))
 		goto fail;
+	dst->env_len = dst->env_cap = src->env_len;
 	if (src->nbinds && !(dst->binds = vz_calloc(src->nbinds, sizeof(*dst->binds))))
 		goto fail;
 	for (size_t i = 0; i < src->nbinds; i++, dst->nbinds++) {

@@ -25,6 +25,11 @@ struct vz_config {
 	char *upper_dir; /* VZ_ROOTFS_PERSISTENT only */
 	char **argv;	 /* NULL-terminated */
 	char **env;	 /* NULL-terminated "NAME=value" */
+	size_t env_len, env_cap; /* entries in env, and room for (NULL excluded) */
+	/* Hash index of env by name: slot holds index + 1, 0 = empty; NULL = rebuild on
+	 * next use. Keeps vz_config_setenv() O(1), so 100,000 variables take milliseconds. */
+	size_t *env_slots;
+	size_t env_nslots; /* power of two, > 2 * env_len */
 	char *cwd;
 	char *hostname;
 	uint32_t uid, gid;

@@ -2,6 +2,9 @@
 /* Checks at vz_sandbox_create() that need the file system: shared by both backends,
  * since a VM runs the same rootfs and argv as a container. */
 #include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <linux/openat2.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,6 +48,54 @@ static int check_exe(int rootfd, const char *rootfs, const char *path, const cha
 	return VZ_OK;
 }
 
+/* The host path behind sandbox path @path when a bind covers it (the longest bind
+ * target that is @path or one of its parents), else NULL. malloc'd. */
+static char *bind_host_path(const vz_config *cfg, const char *path, bool *nomem)
+{
+	const struct vz_bind *best = NULL;
+	size_t best_len = 0;
+
+	*nomem = false;
+	for (size_t i = 0; i < cfg->nbinds; i++) {
+		const char *dst = cfg->binds[i].dst;
+		size_t n = strlen(dst);
+		while (n > 1 && dst[n - 1] == '/')
+			n--;
+		if (n == 1 && dst[0] == '/')
+			n = 0;
+		if (strncmp(path, dst, n) || (path[n] != '/' && path[n] != '\0') || (best && n < best_len))
+			continue;
+		best = &cfg->binds[i];
+		best_len = n;
+	}
+	if (!best)
+		return NULL;
+	char *host = vz_asprintf("%s%s", best->src, path + best_len);
+	*nomem = !host;
+	return host;
+}
+
+/* 0 if @path names an executable regular file in the sandbox: in a bind that covers it
+ * (the program may come with a bind), else in the rootfs. */
+static int check_exe_any(const vz_config *cfg, int rootfd, const char *path, const char *argv0)
+{
+	struct stat st;
+	bool nomem;
+	vz_autofree char *host = bind_host_path(cfg, path, &nomem);
+
+	if (nomem)
+		return VZ_ENOMEM;
+	if (!host)
+		return check_exe(rootfd, cfg->rootfs, path, argv0);
+	if (stat(host, &st) < 0)
+		return vz_err_sys(vz_status_from_errno(errno), "argv[0] %s: %s not found in bind "
+				  "source %s", argv0, path, host);
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111))
+		return vz_err_set(VZ_EPERM, EACCES, "argv[0] %s: %s (bind source %s) is not an "
+				  "executable regular file", argv0, path, host);
+	return VZ_OK;
+}
+
 /* Search PATH of the sandbox environment like execvp(), inside the rootfs. */
 static int search_path(const vz_config *cfg, int rootfd, char **exe_out)
 {
@@ -58,7 +109,7 @@ static int search_path(const vz_config *cfg, int rootfd, char **exe_out)
 		char *cand = vz_asprintf("%.*s/%s", (int)(end - p), p, argv0);
 		if (!cand)
 			return VZ_ENOMEM;
-		if (cand[0] == '/' && check_exe(rootfd, cfg->rootfs, cand, argv0) == VZ_OK) {
+		if (cand[0] == '/' && check_exe_any(cfg, rootfd, cand, argv0) == VZ_OK) {
 			*exe_out = cand;
 			return VZ_OK;
 		}
@@ -72,6 +123,43 @@ static int search_path(const vz_config *cfg, int rootfd, char **exe_out)
 				  argv0, cfg->rootfs);
 	return vz_err_set(VZ_ENOENT, ENOENT, "argv[0] %s not found in rootfs %s (PATH=%s)", argv0,
 			  cfg->rootfs, path ? path : "");
+}
+
+/* Is @a the directory @b or below it? (both canonical) */
+static bool path_within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+	if (n == 1)
+		return true;
+	return !strncmp(a, b, n) && (a[n] == '/' || a[n] == '\0');
+}
+
+/* The persistent layer must be a directory apart from the image: overlayfs refuses
+ * layers inside one another, and libvz would otherwise create its upper/ and work/ in
+ * the image it promises never to write. */
+static int check_upper(const vz_config *cfg)
+{
+	struct stat st;
+	vz_autofree char *upper = NULL, *root = NULL;
+
+	if (stat(cfg->upper_dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return vz_err_set(VZ_ENOENT, ENOENT, "upper dir %s: not an existing directory",
+				  cfg->upper_dir);
+	upper = realpath(cfg->upper_dir, NULL);
+	root = realpath(cfg->rootfs, NULL);
+	if (!upper || !root)
+		return vz_err_sys(vz_status_from_errno(errno), "upper dir %s or rootfs %s: resolve",
+				  cfg->upper_dir, cfg->rootfs);
+	if (!strcmp(upper, root))
+		return vz_err_set(VZ_EINVAL, 0, "upper dir %s is the rootfs itself: the writable "
+				  "layer must be a directory outside the rootfs", cfg->upper_dir);
+	if (path_within(upper, root))
+		return vz_err_set(VZ_EINVAL, 0, "upper dir %s is inside the rootfs %s: the writable "
+				  "layer must be a directory outside it", cfg->upper_dir, cfg->rootfs);
+	if (path_within(root, upper))
+		return vz_err_set(VZ_EINVAL, 0, "rootfs %s is inside the upper dir %s: the writable "
+				  "layer must be a directory apart from it", cfg->rootfs, cfg->upper_dir);
+	return VZ_OK;
 }
 
 static int check_binds(const vz_config *cfg)
@@ -127,10 +215,8 @@ int vz_config_validate(vz_config *cfg, char **exe_out)
 		return vz_err_sys(vz_status_from_errno(errno), "rootfs %s", cfg->rootfs);
 	if (fstat(rootfd, &st) < 0 || !S_ISDIR(st.st_mode))
 		return vz_err_set(VZ_EINVAL, ENOTDIR, "rootfs %s: not a directory", cfg->rootfs);
-	if (cfg->rootfs_mode == VZ_ROOTFS_PERSISTENT &&
-	    (stat(cfg->upper_dir, &st) < 0 || !S_ISDIR(st.st_mode)))
-		return vz_err_set(VZ_ENOENT, ENOENT, "upper dir %s: not an existing directory",
-				  cfg->upper_dir);
+	if (cfg->rootfs_mode == VZ_ROOTFS_PERSISTENT && (rc = check_upper(cfg)))
+		return rc;
 	if ((rc = check_binds(cfg)))
 		return rc;
 	if (strchr(cfg->argv[0], '/')) {
@@ -138,7 +224,7 @@ int vz_config_validate(vz_config *cfg, char **exe_out)
 			return vz_err_set(VZ_EINVAL, 0,
 					  "argv[0] %s: a path must be absolute inside the sandbox",
 					  cfg->argv[0]);
-		if ((rc = check_exe(rootfd, cfg->rootfs, cfg->argv[0], cfg->argv[0])))
+		if ((rc = check_exe_any(cfg, rootfd, cfg->argv[0], cfg->argv[0])))
 			return rc;
 		*exe_out = vz_strdup(cfg->argv[0]);
 		return *exe_out ? VZ_OK : VZ_ENOMEM;
