@@ -3,6 +3,7 @@
  * every backend this host offers (VZ_TEST_BACKEND=container|vm selects one). A backend
  * that is unavailable skips with its reason; a scenario that cannot mean the same on a
  * backend says why. */
+#define _GNU_SOURCE /* posix_openpt, ptsname */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +12,12 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vz/vz.h>
@@ -36,7 +42,10 @@ struct opts {
 	int rootfs_mode;
 	const char *bind_src, *bind_dst;
 	unsigned bind_flags;
+	const char *bind2_src, *bind2_dst; /* a second bind, read-only */
+	const char *upper_dir;		   /* VZ_ROOTFS_PERSISTENT */
 	const char *input;
+	int stdin_inherit; /* stdin is the test process's own fd 0 */
 };
 
 /* cgroup limits need root (or a delegated cgroup); an unprivileged run skips them. */
@@ -79,7 +88,9 @@ static int run_argv(const struct opts *o, int argc, const char *const *argv, str
 	    (rc = vz_config_set_argv(cfg, argc, argv)) ||
 	    (rc = vz_config_set_stdio(cfg, VZ_STDOUT, VZ_STDIO_PIPE, -1)) ||
 	    (rc = vz_config_set_stdio(cfg, VZ_STDERR, VZ_STDIO_PIPE, -1)) ||
-	    (rc = vz_config_set_stdio(cfg, VZ_STDIN, o && o->input ? VZ_STDIO_PIPE : VZ_STDIO_NULL, -1)))
+	    (rc = vz_config_set_stdio(cfg, VZ_STDIN,
+				      o && o->input ? VZ_STDIO_PIPE
+				      : o && o->stdin_inherit ? VZ_STDIO_INHERIT : VZ_STDIO_NULL, -1)))
 		goto out;
 	if (o && o->env_name && (rc = vz_config_setenv(cfg, o->env_name, o->env_value)))
 		goto out;
@@ -89,9 +100,11 @@ static int run_argv(const struct opts *o, int argc, const char *const *argv, str
 		goto out;
 	if (o && o->uid >= 0 && (o->uid || o->gid) && (rc = vz_config_set_user(cfg, (uint32_t)o->uid, (uint32_t)o->gid)))
 		goto out;
-	if (o && o->rootfs_mode && (rc = vz_config_set_rootfs_mode(cfg, o->rootfs_mode, NULL)))
+	if (o && o->rootfs_mode && (rc = vz_config_set_rootfs_mode(cfg, o->rootfs_mode, o->upper_dir)))
 		goto out;
 	if (o && o->bind_src && (rc = vz_config_add_bind(cfg, o->bind_src, o->bind_dst, o->bind_flags)))
+		goto out;
+	if (o && o->bind2_src && (rc = vz_config_add_bind(cfg, o->bind2_src, o->bind2_dst, VZ_BIND_RO)))
 		goto out;
 	if ((rc = vz_sandbox_create(&sb, cur, cfg)))
 		goto out;
@@ -469,7 +482,324 @@ static int count_cgroups(void)
 	char me[32];
 	snprintf(me, sizeof(me), "sb-%d-", (int)getpid());
 	return count_dir("/sys/fs/cgroup/libvz", me) + count_dir("/sys/fs/cgroup/memory/libvz", me) +
-	       count_dir("/sys/fs/cgroup/pids/libvz", me) + count_dir("/sys/fs/cgroup/cpu/libvz", me);
+	       count_dir("/sys/fs/cgroup/pids/libvz", me) + count_dir("/sys/fs/cgroup/cpu/libvz", me) +
+	       count_dir("/sys/fs/cgroup/cpuacct/libvz", me) +
+	       count_dir("/sys/fs/cgroup/devices/libvz", me);
+}
+
+/* ---- Isolation: what a hostile workload tries against the host ---------------------- */
+
+#define PROBE "/vzprobe/vz-probe"
+
+static int dir_empty(const char *path)
+{
+	return count_dir(path, NULL) == 0;
+}
+
+/* The workload must never share a terminal session with the host: a program given the
+ * caller's terminal pushed a command into the caller's shell with TIOCSTI (bubblewrap's
+ * CVE-2017-5226). A child of the test leads a session whose controlling terminal is a
+ * pty, runs the probe with that terminal as stdin, and reads back what the pty got. */
+static void t_terminal_injection(void)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY), status = 0;
+	pid_t pid;
+
+	if (!CHECK(master >= 0 && grantpt(master) == 0 && unlockpt(master) == 0))
+		return;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct opts o = { .uid = -1, .stdin_inherit = 1, .bind_src = VZ_TEST_PROBE_DIR,
+				  .bind_dst = "/vzprobe", .bind_flags = VZ_BIND_RO };
+		const char *argv[] = { PROBE, "tiocsti" };
+		struct termios tio;
+		struct run r;
+		char buf[256];
+		int slave;
+		ssize_t n;
+
+		setsid();
+		slave = open(ptsname(master), O_RDWR); /* becomes the controlling terminal */
+		if (slave < 0 || tcgetattr(slave, &tio) < 0)
+			_exit(2);
+		cfmakeraw(&tio);
+		tcsetattr(slave, TCSANOW, &tio);
+		dup2(slave, 0);
+		run_argv(&o, 2, argv, &r);
+		printf("#   probe: %s", r.out);
+		if (r.rc || r.res.reason != VZ_REASON_EXITED)
+			_exit(2);
+		/* In raw mode pushed bytes are readable at once. */
+		fcntl(slave, F_SETFL, O_NONBLOCK);
+		n = read(slave, buf, sizeof(buf) - 1);
+		if (n > 0) {
+			buf[n] = '\0';
+			printf("#   the terminal received: %s\n", buf);
+			_exit(1);
+		}
+		_exit(0);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) != 1,
+		  "the sandbox pushed input into the caller's terminal");
+	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "terminal case failed: status %#x",
+		  status);
+	close(master);
+}
+
+/* Attach @file to a free loop device; returns its number or -1. */
+static int loop_attach(const char *file, int *loopfd)
+{
+	char dev[32];
+	int ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC), n, fd;
+
+	*loopfd = -1;
+	if (ctl < 0)
+		return -1;
+	n = ioctl(ctl, LOOP_CTL_GET_FREE);
+	close(ctl);
+	if (n < 0)
+		return -1;
+	snprintf(dev, sizeof(dev), "/dev/loop%d", n);
+	*loopfd = open(dev, O_RDWR | O_CLOEXEC);
+	fd = open(file, O_RDWR | O_CLOEXEC);
+	if (*loopfd < 0 || fd < 0 || ioctl(*loopfd, LOOP_SET_FD, fd) < 0) {
+		if (fd >= 0)
+			close(fd);
+		if (*loopfd >= 0)
+			close(*loopfd);
+		*loopfd = -1;
+		return -1;
+	}
+	close(fd);
+	return n;
+}
+
+/* Does the host's kernel log hold @marker? */
+static int kmsg_has(const char *marker)
+{
+	char rec[8192];
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC), found = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	while ((n = read(fd, rec, sizeof(rec) - 1)) != 0) {
+		if (n < 0) {
+			if (errno == EPIPE) /* overwritten records: go on */
+				continue;
+			break;
+		}
+		rec[n] = '\0';
+		found |= strstr(rec, marker) != NULL;
+	}
+	close(fd);
+	return found;
+}
+
+/* Run as root, a workload once kept CAP_MKNOD with no device rule and no nodev: a node
+ * for a host loop device gave read-write access to the file behind it, and one for
+ * /dev/kmsg (char 1:11) wrote into the host's kernel log. */
+static void t_host_devices(void)
+{
+	char file[] = "/tmp/vz-conf-loop-XXXXXX", script[512], marker[64], buf[64] = "";
+	struct opts o = { .uid = -1, .bind_src = VZ_TEST_PROBE_DIR, .bind_dst = "/vzprobe",
+			  .bind_flags = VZ_BIND_RO };
+	int fd, loopfd, n;
+	struct run r;
+
+	if (geteuid() != 0) {
+		vz_test_skip(NULL, "device nodes of the host: the case needs root on the host");
+		return;
+	}
+	snprintf(marker, sizeof(marker), "vz-conformance-kmsg-%d-%ld", (int)getpid(),
+		 (long)time(NULL));
+	fd = mkstemp(file);
+	if (!CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0))
+		return;
+	close(fd);
+	n = loop_attach(file, &loopfd);
+	if (n < 0)
+		printf("#   no loop device here (%s): the kernel log half only\n", strerror(errno));
+	snprintf(script, sizeof(script),
+		 "%s mknod /tmp/k c 1 11 '<3>%s'; %s mknod /dev/k2 c 1 11 '<3>%s'; "
+		 "[ %d -ge 0 ] && %s mknod /tmp/l b 7 %d ESCAPED; true",
+		 PROBE, marker, PROBE, marker, n, PROBE, n < 0 ? 0 : n);
+	run_sh(&o, script, &r);
+	EXPECT_EXIT(r, 0);
+	printf("#   %s", r.out);
+	CHECK_MSG(!kmsg_has(marker), "the sandbox wrote into the host's kernel log");
+	if (cur == VZ_BACKEND_CONTAINER)
+		CHECK_MSG(strstr(r.out, "mknod: worked") == NULL, "a container made a device node");
+	if (n >= 0) {
+		fd = open(file, O_RDONLY);
+		CHECK(fd >= 0 && read(fd, buf, sizeof(buf) - 1) >= 0);
+		CHECK_MSG(strncmp(buf, "ESCAPED", 7) != 0,
+			  "the sandbox wrote to a host loop device's file");
+		if (fd >= 0)
+			close(fd);
+		ioctl(loopfd, LOOP_CLR_FD, 0);
+		close(loopfd);
+	}
+	unlink(file);
+}
+
+/* Paths inside the rootfs resolve inside it: an absolute or climbing symlink in the image
+ * (or planted by an earlier run in a persistent layer) must not make libvz create or
+ * mount anything on the host. Here "evil" points at a host directory. */
+static void t_symlinked_targets(void)
+{
+	char root[64], host[] = "/var/tmp/vz-conf-host-XXXXXX", data[] = "/tmp/vz-conf-data-XXXXXX";
+	char link[128], path[160], upper[] = "/tmp/vz-conf-upper-XXXXXX";
+	struct opts o = { .uid = -1, .bind_dst = "/evil/x", .bind_flags = VZ_BIND_RO };
+	struct run r;
+	int fd;
+
+	if (!CHECK(copy_rootfs(root) && mkdtemp(host) && mkdtemp(data)))
+		return;
+	snprintf(path, sizeof(path), "%s/hello", data);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	CHECK(fd >= 0 && write(fd, "hi\n", 3) == 3);
+	close(fd);
+	o.rootfs = root;
+	o.bind_src = data;
+	/* Absolute: evil -> /tmp/vz-conf-host-..., a directory of the host. */
+	snprintf(path, sizeof(path), "%s/evil", root);
+	CHECK(symlink(host, path) == 0);
+	run_sh(&o, "cat /evil/x/hello", &r);
+	CHECK_MSG(dir_empty(host), "a bind target was created on the host through a symlink");
+	if (cur == VZ_BACKEND_CONTAINER) {
+		EXPECT_EXIT(r, 0);
+		CHECK_STR(r.out, "hi\n");
+	}
+	/* Climbing: evil2 -> ../../../../../..<host>. */
+	snprintf(link, sizeof(link), "../../../../../../../..%s", host);
+	snprintf(path, sizeof(path), "%s/evil2", root);
+	CHECK(symlink(link, path) == 0);
+	o.bind_dst = "/evil2/x";
+	run_sh(&o, "cat /evil2/x/hello", &r);
+	CHECK_MSG(dir_empty(host), "a bind target was created on the host through ../");
+	/* A mount point libvz makes: /sys -> a missing directory below the host's. */
+	snprintf(path, sizeof(path), "%s/sys", root);
+	snprintf(link, sizeof(link), "%s/sub", host);
+	CHECK(rmdir(path) == 0 && symlink(link, path) == 0);
+	o.bind_src = NULL;
+	run_sh(&o, "ls /sys/kernel >/dev/null && echo sys-ok", &r);
+	CHECK_MSG(dir_empty(host), "/sys was made on the host through a symlink");
+	if (cur == VZ_BACKEND_CONTAINER) {
+		EXPECT_EXIT(r, 0);
+		CHECK_STR(r.out, "sys-ok\n");
+	}
+	/* A persistent layer: one run plants the symlink, the next binds through it. */
+	if (CHECK(mkdtemp(upper))) {
+		struct opts p = { .uid = -1, .rootfs_mode = VZ_ROOTFS_PERSISTENT, .upper_dir = upper };
+		run_sh(&p, "ln -s /tmp/vz-conf-planted /planted && echo planted", &r);
+		if (r.rc == VZ_ENOTSUP) {
+			printf("#   persistent layer: %s\n", vz_error_last()->message);
+		} else {
+			EXPECT_EXIT(r, 0);
+			p.bind_src = data;
+			p.bind_dst = "/planted/x";
+			p.bind_flags = VZ_BIND_RO;
+			CHECK(mkdir("/tmp/vz-conf-planted", 0755) == 0 || errno == EEXIST);
+			run_sh(&p, "cat /planted/x/hello", &r);
+			CHECK_MSG(dir_empty("/tmp/vz-conf-planted"),
+				  "a symlink planted in the persistent layer reached the host");
+			EXPECT_EXIT(r, 0);
+			CHECK_STR(r.out, "hi\n");
+			rmdir("/tmp/vz-conf-planted/x");
+			rmdir("/tmp/vz-conf-planted");
+		}
+		rm_rf(upper);
+	}
+	rm_rf(root);
+	rm_rf(host);
+	rm_rf(data);
+}
+
+/* The sandbox's PID 1 shows nothing of the host program: not its command line (a secret
+ * there reached the workload), its environment, or its name. */
+static void t_proc1_shows_no_host(void)
+{
+	char self[256] = "";
+	struct run r;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	const char *base = n > 0 ? strrchr(self, '/') + 1 : "conformance";
+
+	run_sh(NULL, "tr '\\0' ' ' </proc/1/cmdline; echo; cat /proc/1/comm; "
+		     "tr '\\0' '\\n' </proc/1/environ 2>/dev/null | grep -c '^PATH=' || true", &r);
+	EXPECT_EXIT(r, 0);
+	printf("#   /proc/1: %s", r.out);
+	CHECK_MSG(strstr(r.out, base) == NULL, "the host's command line or name is visible: %s",
+		  r.out);
+	CHECK_MSG(strstr(r.out, "VZ_TEST") == NULL, "the host's environment is visible");
+}
+
+/* A persistent upper layer holds whatever a root workload made (a set-uid copy of a
+ * shell, say): no other host user may reach it, and device nodes cannot be made there. */
+static void t_persistent_upper_private(void)
+{
+	char upper[] = "/tmp/vz-conf-upper-XXXXXX", path[128];
+	struct opts o = { .uid = -1, .rootfs_mode = VZ_ROOTFS_PERSISTENT, .upper_dir = upper,
+			  .bind_src = VZ_TEST_PROBE_DIR, .bind_dst = "/vzprobe",
+			  .bind_flags = VZ_BIND_RO };
+	struct stat st;
+	struct run r;
+	int status = -1;
+	pid_t pid;
+
+	if (geteuid() != 0) {
+		vz_test_skip(NULL, "persistent layer of a root workload: needs root on the host");
+		return;
+	}
+	if (!CHECK(mkdtemp(upper) && chmod(upper, 0755) == 0))
+		return;
+	run_sh(&o, "cp /bin/busybox /suid && chmod 4755 /suid && echo made; "
+		   PROBE " mknod /node c 1 3 || true", &r);
+	if (r.rc == VZ_ENOTSUP) {
+		vz_test_skip(NULL, "persistent rootfs: %s", vz_error_last()->message);
+		rm_rf(upper);
+		return;
+	}
+	EXPECT_EXIT(r, 0);
+	CHECK_MSG(strstr(r.out, "made") != NULL, "%s", r.out);
+	CHECK_MSG(strstr(r.out, "mknod: worked") == NULL, "a device node was made in the layer");
+	CHECK(stat(upper, &st) == 0);
+	CHECK_MSG((st.st_mode & 077) == 0, "upper dir mode %o: other users can reach it",
+		  (unsigned)(st.st_mode & 07777));
+	snprintf(path, sizeof(path), "%s/upper/suid", upper);
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct stat s2;
+		if (setgid(65534) || setuid(65534))
+			_exit(2);
+		_exit(stat(path, &s2) == 0 ? 1 : 0);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid);
+	CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "uid 65534 reached %s (status %#x)", path, status);
+	rm_rf(upper);
+}
+
+/* A rootfs path with ',' or ':', which overlayfs's option syntax reserves. */
+static void t_rootfs_path_commas(void)
+{
+	char dir[64], odd[80], cmd[256];
+	struct opts o = { .uid = -1 };
+	struct run r;
+
+	if (!CHECK(copy_rootfs(dir)))
+		return;
+	snprintf(odd, sizeof(odd), "%s,a:b", dir);
+	CHECK(rename(dir, odd) == 0);
+	o.rootfs = odd;
+	run_sh(&o, "echo fine", &r);
+	EXPECT_EXIT(r, 0);
+	CHECK_STR(r.out, "fine\n");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", odd);
+	CHECK(system(cmd) == 0);
 }
 
 static void t_nothing_left(void)
@@ -589,6 +919,8 @@ static const struct {
 	S(t_rootfs_unchanged), S(t_readonly_rootfs), S(t_binds), S(t_memory_limit_oom),
 	S(t_pids_limit_fork_bomb), S(t_wall_time), S(t_kill_term), S(t_kill_kill),
 	S(t_host_invisible), S(t_privileged_ops_refused), S(t_result_fields),
+	S(t_terminal_injection), S(t_host_devices), S(t_symlinked_targets),
+	S(t_proc1_shows_no_host), S(t_persistent_upper_private), S(t_rootfs_path_commas),
 	S(t_nothing_left), S(t_concurrent_100),
 #undef S
 };

@@ -17,3 +17,19 @@ if(VZ_SETPRIV)
 	set_tests_properties(conformance_unprivileged PROPERTIES LABELS "conformance;container"
 		SKIP_RETURN_CODE 77 TIMEOUT 900 ENVIRONMENT "VZ_TEST_BACKEND=container")
 endif()
+
+# vz-probe: a static program the isolation cases bind into the sandbox (the test rootfs
+# has no libc). Built with the compiler directly, never with this build's sanitizers.
+set(VZ_TEST_PROBE_DIR ${CMAKE_CURRENT_BINARY_DIR}/probe)
+add_custom_command(OUTPUT ${VZ_TEST_PROBE_DIR}/vz-probe
+	COMMAND ${CMAKE_COMMAND} -E make_directory ${VZ_TEST_PROBE_DIR}
+	COMMAND ${CMAKE_C_COMPILER} -static -O2 -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror
+		-o ${VZ_TEST_PROBE_DIR}/vz-probe ${CMAKE_CURRENT_SOURCE_DIR}/vz-probe.c
+	DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/vz-probe.c
+	COMMENT "Building the static vz-probe"
+	VERBATIM)
+add_custom_target(vz_probe DEPENDS ${VZ_TEST_PROBE_DIR}/vz-probe)
+add_dependencies(conformance vz_probe)
+target_compile_definitions(conformance PRIVATE VZ_TEST_PROBE_DIR="${VZ_TEST_PROBE_DIR}")
+# The testbed runs (tests/kvm_testbed.cmake) need it at the same path.
+list(APPEND VZ_KVM_TESTBED_COPY ${VZ_TEST_PROBE_DIR})
