@@ -2,12 +2,19 @@
 """The faithful layer: libvz's C API through ctypes, one Python callable per C function.
 
 Everything here mirrors ``<vz/vz.h>``: the same names, the same integer constants, the
-same structures (:class:`vz_result`, :class:`vz_phase`, :class:`vz_error`). The only
-addition is error handling: a call that returns a negative ``vz_status`` raises the
-matching :class:`vz.Error` subclass with libvz's own message (read from
-``vz_error_last()`` on the same thread, right after the call), instead of returning the
-code. ``vz_backend_available`` is the exception: it returns its code, since "not
-available" is an answer, not a failure.
+same structures (:class:`vz_result`, :class:`vz_phase`, :class:`vz_error`). There are
+two additions:
+
+- error handling: a call that returns a negative ``vz_status`` raises the matching
+  :class:`vz.Error` subclass with libvz's own message (read from ``vz_error_last()`` on
+  the same thread, right after the call), instead of returning the code.
+  ``vz_backend_available`` is the exception: it returns its code, since "not available"
+  is an answer, not a failure;
+- argument checks that ctypes does not make: an int must fit its C type (ctypes would
+  keep its low bits, so ``2**32`` would reach a ``uint32_t`` as 0) and is never a float
+  or a bool, else ``ValueError`` or ``TypeError`` naming the function and parameter;
+  bytes for a ``const char *`` must hold no NUL (C would stop reading there:
+  ``ValueError: embedded null byte``), and an int is not taken as an address there.
 
 ctypes releases the GIL around every foreign call, so a thread blocked in
 ``vz_sandbox_wait`` does not stop other Python threads.
@@ -39,6 +46,7 @@ from ctypes import (
 from pathlib import Path
 from typing import Any, Callable, List, cast
 
+from . import _checks as _check
 from . import errors
 
 # ---------------------------------------------------------------------------------------
@@ -252,61 +260,117 @@ def _errcheck(result: int, func: Any, args: Any) -> int:
     return result
 
 
-def _proto(name: str, restype: Any, argtypes: List[Any],
+_INT_TYPES = (c_int, c_int32, c_int64, c_uint, c_uint32, c_uint64)
+
+
+def _int_range(ctype: Any) -> "tuple[int, int]":
+    bits = 8 * ctypes.sizeof(ctype)
+    if ctype(-1).value < 0:
+        return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    return 0, (1 << bits) - 1
+
+
+def _checked(name: str, f: Any, params: "list[tuple[str, Any]]") -> Callable[..., Any]:
+    """``f`` behind checks that ctypes does not make: an int argument must fit its C
+    type (ctypes would keep its low bits: 2**32 as a ``uint32_t`` is 0), and a bytes
+    argument for a ``char *`` must hold no NUL (C would stop reading there)."""
+    ints = [(i, p, t, _int_range(t)) for i, (p, t) in enumerate(params) if t in _INT_TYPES]
+    strs = [(i, p) for i, (p, t) in enumerate(params) if t is c_char_p]
+
+    def call(*args: Any) -> Any:
+        if len(args) == len(params):
+            for i, pname, _, (lo, hi) in ints:
+                _check.integer(args[i], f"{name}: {pname}", lo, hi)
+            for i, pname in strs:
+                a = args[i]
+                if isinstance(a, bytes):
+                    _check.no_nul(a, f"{name}: {pname}")
+                elif isinstance(a, (int, str)):  # ctypes would take an int as an address
+                    raise TypeError(f"{name}: {pname}: expected bytes or None, got "
+                                    f"{type(a).__name__}")
+            if name == "vz_config_set_argv" and isinstance(args[2], ctypes.Array) \
+                    and args[1] > len(args[2]):
+                raise ValueError(f"{name}: argc {args[1]} is more than the "
+                                 f"{len(args[2])} strings of argv")
+        return f(*args)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = (f"``{name}()`` of libvz, parameters ({', '.join(p for p, _ in params)}); "
+                    f"int arguments must fit their C types, bytes ones hold no NUL.")
+    call.__wrapped__ = f  # type: ignore[attr-defined]
+    return call
+
+
+def _proto(name: str, restype: Any, params: "list[tuple[str, Any]]",
            check: bool = False) -> Callable[..., Any]:
     f = getattr(lib, name)
     f.restype = restype
-    f.argtypes = argtypes
+    f.argtypes = [t for _, t in params]
     if check:
         f.errcheck = _errcheck
+    if any(t in _INT_TYPES or t is c_char_p for _, t in params):
+        return _checked(name, f, params)
     return cast(Callable[..., Any], f)
 
 
 cfg_p = c_void_p
 sb_p = c_void_p
+_CFG = ("cfg", cfg_p)
+_SB = ("sb", sb_p)
 
 vz_version = _proto("vz_version", c_int, [])
 vz_version_string = _proto("vz_version_string", c_char_p, [])
 vz_error_last = _proto("vz_error_last", POINTER(vz_error), [])
 vz_error_clear = _proto("vz_error_clear", None, [])
-vz_strerror = _proto("vz_strerror", c_char_p, [c_int])
+vz_strerror = _proto("vz_strerror", c_char_p, [("code", c_int)])
 
-vz_config_new = _proto("vz_config_new", c_int, [POINTER(c_void_p)], True)
-vz_config_free = _proto("vz_config_free", None, [cfg_p])
-vz_config_set_rootfs = _proto("vz_config_set_rootfs", c_int, [cfg_p, c_char_p], True)
+vz_config_new = _proto("vz_config_new", c_int, [("out", POINTER(c_void_p))], True)
+vz_config_free = _proto("vz_config_free", None, [_CFG])
+vz_config_set_rootfs = _proto("vz_config_set_rootfs", c_int, [_CFG, ("path", c_char_p)], True)
 vz_config_set_rootfs_mode = _proto("vz_config_set_rootfs_mode", c_int,
-                                   [cfg_p, c_int, c_char_p], True)
-vz_config_set_argv = _proto("vz_config_set_argv", c_int, [cfg_p, c_int, POINTER(c_char_p)],
-                            True)
-vz_config_setenv = _proto("vz_config_setenv", c_int, [cfg_p, c_char_p, c_char_p], True)
-vz_config_clearenv = _proto("vz_config_clearenv", c_int, [cfg_p], True)
-vz_config_set_cwd = _proto("vz_config_set_cwd", c_int, [cfg_p, c_char_p], True)
-vz_config_set_hostname = _proto("vz_config_set_hostname", c_int, [cfg_p, c_char_p], True)
-vz_config_set_user = _proto("vz_config_set_user", c_int, [cfg_p, c_uint32, c_uint32], True)
-vz_config_add_bind = _proto("vz_config_add_bind", c_int, [cfg_p, c_char_p, c_char_p, c_uint],
-                            True)
-vz_config_set_stdio = _proto("vz_config_set_stdio", c_int, [cfg_p, c_int, c_int, c_int], True)
-vz_config_set_network = _proto("vz_config_set_network", c_int, [cfg_p, c_int], True)
-vz_config_set_userns = _proto("vz_config_set_userns", c_int, [cfg_p, c_int], True)
-vz_config_set_kernel = _proto("vz_config_set_kernel", c_int, [cfg_p, c_char_p], True)
+                                   [_CFG, ("mode", c_int), ("upper_dir", c_char_p)], True)
+vz_config_set_argv = _proto("vz_config_set_argv", c_int,
+                            [_CFG, ("argc", c_int), ("argv", POINTER(c_char_p))], True)
+vz_config_setenv = _proto("vz_config_setenv", c_int,
+                          [_CFG, ("name", c_char_p), ("value", c_char_p)], True)
+vz_config_clearenv = _proto("vz_config_clearenv", c_int, [_CFG], True)
+vz_config_set_cwd = _proto("vz_config_set_cwd", c_int, [_CFG, ("path", c_char_p)], True)
+vz_config_set_hostname = _proto("vz_config_set_hostname", c_int,
+                                [_CFG, ("hostname", c_char_p)], True)
+vz_config_set_user = _proto("vz_config_set_user", c_int,
+                            [_CFG, ("uid", c_uint32), ("gid", c_uint32)], True)
+vz_config_add_bind = _proto("vz_config_add_bind", c_int,
+                            [_CFG, ("host_path", c_char_p), ("sandbox_path", c_char_p),
+                             ("flags", c_uint)], True)
+vz_config_set_stdio = _proto("vz_config_set_stdio", c_int,
+                             [_CFG, ("stream", c_int), ("mode", c_int), ("fd", c_int)], True)
+vz_config_set_network = _proto("vz_config_set_network", c_int, [_CFG, ("mode", c_int)], True)
+vz_config_set_userns = _proto("vz_config_set_userns", c_int, [_CFG, ("mode", c_int)], True)
+vz_config_set_kernel = _proto("vz_config_set_kernel", c_int, [_CFG, ("path", c_char_p)], True)
 vz_config_set_kernel_cmdline = _proto("vz_config_set_kernel_cmdline", c_int,
-                                      [cfg_p, c_char_p], True)
+                                      [_CFG, ("cmdline", c_char_p)], True)
 
-vz_backend_available = _proto("vz_backend_available", c_int, [c_int, POINTER(c_char_p)])
-vz_backend_name = _proto("vz_backend_name", c_char_p, [c_int])
-vz_reason_name = _proto("vz_reason_name", c_char_p, [c_int])
+vz_backend_available = _proto("vz_backend_available", c_int,
+                              [("backend", c_int), ("why", POINTER(c_char_p))])
+vz_backend_name = _proto("vz_backend_name", c_char_p, [("backend", c_int)])
+vz_reason_name = _proto("vz_reason_name", c_char_p, [("reason", c_int)])
 
-vz_sandbox_create = _proto("vz_sandbox_create", c_int, [POINTER(c_void_p), c_int, cfg_p], True)
-vz_sandbox_limit = _proto("vz_sandbox_limit", c_int, [sb_p, c_int, c_int64], True)
-vz_sandbox_start = _proto("vz_sandbox_start", c_int, [sb_p], True)
-vz_sandbox_wait = _proto("vz_sandbox_wait", c_int, [sb_p, c_int, POINTER(vz_result)], True)
-vz_sandbox_kill = _proto("vz_sandbox_kill", c_int, [sb_p, c_int], True)
-vz_sandbox_stdio_fd = _proto("vz_sandbox_stdio_fd", c_int, [sb_p, c_int], True)
-vz_sandbox_close_stdio = _proto("vz_sandbox_close_stdio", c_int, [sb_p, c_int], True)
-vz_sandbox_pid = _proto("vz_sandbox_pid", c_int, [sb_p], True)
-vz_sandbox_free = _proto("vz_sandbox_free", None, [sb_p])
+vz_sandbox_create = _proto("vz_sandbox_create", c_int,
+                           [("out", POINTER(c_void_p)), ("backend", c_int), _CFG], True)
+vz_sandbox_limit = _proto("vz_sandbox_limit", c_int,
+                          [_SB, ("kind", c_int), ("value", c_int64)], True)
+vz_sandbox_start = _proto("vz_sandbox_start", c_int, [_SB], True)
+vz_sandbox_wait = _proto("vz_sandbox_wait", c_int,
+                         [_SB, ("timeout_ms", c_int), ("result", POINTER(vz_result))], True)
+vz_sandbox_kill = _proto("vz_sandbox_kill", c_int, [_SB, ("sig", c_int)], True)
+vz_sandbox_stdio_fd = _proto("vz_sandbox_stdio_fd", c_int, [_SB, ("stream", c_int)], True)
+vz_sandbox_close_stdio = _proto("vz_sandbox_close_stdio", c_int, [_SB, ("stream", c_int)],
+                                True)
+vz_sandbox_pid = _proto("vz_sandbox_pid", c_int, [_SB], True)
+vz_sandbox_free = _proto("vz_sandbox_free", None, [_SB])
 
-vz_log_set_callback = _proto("vz_log_set_callback", None, [vz_log_fn, c_int, c_void_p])
+vz_log_set_callback = _proto("vz_log_set_callback", None,
+                             [("fn", vz_log_fn), ("max_level", c_int), ("userdata", c_void_p)])
 
 
 def version_string() -> str:

@@ -13,6 +13,7 @@ import ctypes
 import enum
 import math
 import os
+import re
 import selectors
 import signal as _signal
 import threading
@@ -21,8 +22,9 @@ from dataclasses import dataclass, field, replace
 from typing import (IO, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence,
                     Tuple, Union)
 
-from . import errors
+from . import _checks, errors
 from . import lowlevel as ll
+from ._checks import INT64_MAX, INT_MAX, path_bytes, text_bytes
 from ._units import Duration, Size, parse_cpus, parse_duration_ms, parse_size
 
 StrPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -111,7 +113,6 @@ _USERNS = {"auto": ll.VZ_USERNS_AUTO, "on": ll.VZ_USERNS_ON, "off": ll.VZ_USERNS
            True: ll.VZ_USERNS_ON, False: ll.VZ_USERNS_OFF}
 _LIMIT_NAMES = {"memory": Limit.MEMORY, "cpu": Limit.CPU, "pids": Limit.PIDS,
                 "wall_time": Limit.WALL_TIME, "open_files": Limit.OPEN_FILES}
-_INT_MAX = 2**31 - 1
 
 # ---------------------------------------------------------------------------------------
 # Records.
@@ -205,15 +206,13 @@ def _backend(value: Union[Backend, str, int]) -> Backend:
             return Backend[value.upper()]
         except KeyError:
             raise ValueError(f"backend {value!r}: use 'container' or 'vm'") from None
-    return Backend(value)
+    n = _checks.integer(value, "backend", min(Backend), max(Backend))
+    return Backend(n)
 
 
-def _b(value: StrPath) -> bytes:
-    return os.fsencode(value)
-
-
-def _abs(value: StrPath) -> bytes:
-    return os.fsencode(os.path.abspath(os.fsdecode(value)))
+def _abs(value: StrPath, what: str) -> bytes:
+    """A host path made absolute, as bytes for C (checked for NULs first)."""
+    return os.fsencode(os.path.abspath(os.fsdecode(path_bytes(value, what))))
 
 
 def _bind(spec: BindSpec) -> Bind:
@@ -238,32 +237,51 @@ def _bind(spec: BindSpec) -> Bind:
     raise TypeError(f"bind {spec!r}: expected a vz.Bind, 'SRC:DST[:ro|rw]' or a tuple")
 
 
+def _id(value: Any, what: str) -> int:
+    return _checks.integer(value, what, 0, _checks.ID_MAX)
+
+
 def _user(value: Union[int, Tuple[int, int], str]) -> Tuple[int, int]:
-    if isinstance(value, bool):
-        raise TypeError("user: expected a uid, (uid, gid) or 'uid:gid'")
-    if isinstance(value, int):
-        return value, value
+    """(uid, gid), each 0..2**32-2: (uint32_t)-1 is no id, and nothing may wrap."""
     if isinstance(value, str):
-        uid, _, gid = value.partition(":")
-        try:
-            return int(uid), int(gid or uid)
-        except ValueError:
-            raise ValueError(f"user {value!r}: expected 'UID' or 'UID:GID'") from None
-    uid_, gid_ = value
-    return int(uid_), int(gid_)
+        m = re.fullmatch(r"([0-9]{1,20})(?::([0-9]{1,20}))?", value.strip())
+        if not m:
+            raise ValueError(f"user {value!r}: expected 'UID' or 'UID:GID'")
+        uid = _id(int(m.group(1)), "user: uid")
+        return uid, _id(int(m.group(2)), "user: gid") if m.group(2) else uid
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"user {value!r}: expected (uid, gid)")
+        return _id(value[0], "user: uid"), _id(value[1], "user: gid")
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"user: expected a uid, (uid, gid) or 'uid:gid', got "
+                        f"{type(value).__name__}")
+    uid = _id(value, "user: uid")
+    return uid, uid
 
 
 def _argv(argv: Union[StrPath, Sequence[StrPath]]) -> List[bytes]:
     if isinstance(argv, (str, bytes, os.PathLike)):
-        return [_b(argv)]  # one program without arguments, as subprocess takes it
-    out = [_b(a) for a in argv]
+        # one program without arguments, as subprocess takes it
+        return [path_bytes(argv, "argv[0]")]
+    out = [path_bytes(a, f"argv[{i}]") for i, a in enumerate(argv)]
     if not out:
         raise ValueError("argv is empty")
     return out
 
 
-def _stdio_mode(spec: StdioSpec) -> Tuple[int, int]:
-    """(vz_stdio_mode, fd) for a stream spec."""
+def _env_name(name: Any) -> bytes:
+    data = path_bytes(name, "env: variable name")
+    if not data or b"=" in data:
+        raise ValueError(f"env: variable name {name!r}: must be non-empty, without '='")
+    return data
+
+
+_STREAMS = ("stdin", "stdout", "stderr")
+
+
+def _stdio_mode(spec: StdioSpec, stream: str) -> Tuple[int, int]:
+    """(vz_stdio_mode, fd) for a stream spec; ``stream`` names it in errors."""
     if spec is None or spec is Stdio.INHERIT:
         return ll.VZ_STDIO_INHERIT, -1
     if spec is Stdio.DEVNULL:
@@ -271,15 +289,23 @@ def _stdio_mode(spec: StdioSpec) -> Tuple[int, int]:
     if spec is Stdio.PIPE:
         return ll.VZ_STDIO_PIPE, -1
     if isinstance(spec, bool):
-        raise TypeError("stdio: a bool is not a stream")
+        raise TypeError(f"{stream}: a bool is not a stream")
     if isinstance(spec, int):
-        return ll.VZ_STDIO_FD, spec
+        return ll.VZ_STDIO_FD, _fd(spec, stream)
     if hasattr(spec, "fileno"):
         if hasattr(spec, "flush"):
             spec.flush()  # what Python buffered goes before the sandbox's output
-        return ll.VZ_STDIO_FD, spec.fileno()
-    raise TypeError(f"stdio: expected vz.INHERIT, vz.DEVNULL, vz.PIPE, an fd or a file, "
-                    f"got {type(spec).__name__}")
+        return ll.VZ_STDIO_FD, _fd(spec.fileno(), f"{stream} (fileno())")
+    raise TypeError(f"{stream}: expected vz.INHERIT, vz.DEVNULL, vz.PIPE, an fd or a "
+                    f"file, got {type(spec).__name__}")
+
+
+def _fd(fd: Any, what: str) -> int:
+    """A file descriptor for C's ``int``: 0..INT_MAX, never wrapped (-1 is no fd)."""
+    n = _checks.as_int(fd, f"{what}: fd")
+    if not 0 <= n <= INT_MAX:
+        raise ValueError(f"{what}: fd {n} is not a file descriptor (0..{INT_MAX})")
+    return n
 
 
 def _to_result(backend: Backend, r: ll.vz_result) -> Result:
@@ -308,12 +334,31 @@ def _limits(memory: Optional[Size], cpus: Optional[Union[float, str]], pids: Opt
     if cpus is not None:
         out.append((Limit.CPU, parse_cpus(cpus)))
     if pids is not None:
-        out.append((Limit.PIDS, int(pids)))
+        out.append((Limit.PIDS, _limit_value(pids, "pids")))
     if timeout is not None:
         out.append((Limit.WALL_TIME, parse_duration_ms(timeout)))
     if open_files is not None:
-        out.append((Limit.OPEN_FILES, int(open_files)))
+        out.append((Limit.OPEN_FILES, _limit_value(open_files, "open_files")))
     return out
+
+
+def _limit_value(value: Any, what: str) -> int:
+    """A raw limit for C's ``int64_t``: an int, never a float, never wrapped. libvz
+    itself refuses 0 and below, and what is beyond the kind's own range, with a
+    message that gives the range (:class:`InvalidArgumentError`)."""
+    n = _checks.as_int(value, what)
+    if not -INT64_MAX - 1 <= n <= INT64_MAX:
+        raise ValueError(f"{what} {n} is out of range (1..{INT64_MAX})")
+    return n
+
+
+def _limit_kind(kind: Union[Limit, str, int]) -> Limit:
+    if isinstance(kind, str):
+        if kind not in _LIMIT_NAMES:
+            raise ValueError(f"limit {kind!r}: use one of {', '.join(_LIMIT_NAMES)}")
+        return _LIMIT_NAMES[kind]
+    n = _checks.integer(kind, "limit kind", min(Limit), max(Limit))
+    return Limit(n)
 
 
 @contextlib.contextmanager
@@ -357,7 +402,8 @@ class Sandbox:
         clear_env: start from an empty environment (not even ``PATH``).
         cwd: working directory inside the sandbox.
         hostname: the sandbox's host name.
-        user: uid, ``(uid, gid)`` or ``"uid:gid"`` inside the sandbox.
+        user: uid, ``(uid, gid)`` or ``"uid:gid"`` inside the sandbox, each 0 to
+            2**32 - 2 (``(uint32_t)-1`` is not an id).
         binds: bind mounts (container backend only), see :data:`BindSpec`.
         network: ``"loopback"`` (default), ``"none"`` or ``"host"`` (container only).
         readonly: read-only root file system.
@@ -368,14 +414,19 @@ class Sandbox:
         stdin, stdout, stderr: see :data:`StdioSpec`; default :data:`INHERIT`.
         memory: memory limit, bytes or a size such as ``"256M"``.
         cpus: CPU limit in CPUs, e.g. ``0.5``.
-        pids: at most this many processes and threads.
+        pids: at most this many processes and threads (an int).
         timeout: wall-time limit in seconds (or ``"10s"``); then the sandbox is killed
-            and its reason is :attr:`Reason.TIMED_OUT`.
-        open_files: open files per process.
+            and its reason is :attr:`Reason.TIMED_OUT`. Rounded to the millisecond; a
+            positive timeout below 1 ms is 1 ms.
+        open_files: open files per process (an int).
 
     Raises:
         Error: the subclass for libvz's code, e.g. :class:`NotFoundError` when the
             rootfs or ``argv[0]`` does not exist, with libvz's message.
+        ValueError, TypeError: a value the binding refuses before libvz sees it: an
+            integer that does not fit its C type or is not an int (a float, a bool),
+            or a string with a NUL byte (``"embedded null byte"``); nothing is ever
+            wrapped, truncated or cut.
     """
 
     def __init__(
@@ -424,40 +475,50 @@ class Sandbox:
         with _config() as cfg:
             ll.vz_config_set_argv(cfg, *self._c_argv(_argv(argv)))
             if rootfs is not None:
-                ll.vz_config_set_rootfs(cfg, _abs(rootfs))
+                ll.vz_config_set_rootfs(cfg, _abs(rootfs, "rootfs"))
             if readonly or upper_dir is not None:
                 mode = ll.VZ_ROOTFS_PERSISTENT if upper_dir is not None else ll.VZ_ROOTFS_READONLY
                 if readonly and upper_dir is not None:
                     raise ValueError("readonly and upper_dir exclude each other")
-                ll.vz_config_set_rootfs_mode(cfg, mode,
-                                             None if upper_dir is None else _abs(upper_dir))
+                ll.vz_config_set_rootfs_mode(
+                    cfg, mode, None if upper_dir is None else _abs(upper_dir, "upper_dir"))
             if clear_env:
                 ll.vz_config_clearenv(cfg)
             for name, value in (env or {}).items():
-                ll.vz_config_setenv(cfg, _b(name), None if value is None else _b(value))
+                c_name = _env_name(name)
+                c_value = (None if value is None
+                           else path_bytes(value, f"env[{os.fsdecode(c_name)!r}]"))
+                ll.vz_config_setenv(cfg, c_name, c_value)
             if cwd is not None:
-                ll.vz_config_set_cwd(cfg, _b(cwd))
+                ll.vz_config_set_cwd(cfg, path_bytes(cwd, "cwd"))
             if hostname is not None:
-                ll.vz_config_set_hostname(cfg, hostname.encode())
+                ll.vz_config_set_hostname(cfg, text_bytes(hostname, "hostname"))
             if user is not None:
                 ll.vz_config_set_user(cfg, *_user(user))
             for b in map(_bind, binds):
-                ll.vz_config_add_bind(cfg, _abs(b.source), _b(b.target),
+                ll.vz_config_add_bind(cfg, _abs(b.source, "bind source"),
+                                      path_bytes(b.target, "bind target"),
                                       ll.VZ_BIND_RO if b.readonly else ll.VZ_BIND_RW)
             if network is not None:
                 if network not in _NETWORKS:
                     raise ValueError(f"network {network!r}: use 'loopback', 'none' or 'host'")
                 ll.vz_config_set_network(cfg, _NETWORKS[network])
             if userns is not None:
-                if userns not in _USERNS:
+                if not isinstance(userns, (str, bool)) or userns not in _USERNS:
                     raise ValueError(f"userns {userns!r}: use 'auto', 'on' or 'off'")
                 ll.vz_config_set_userns(cfg, _USERNS[userns])
             if kernel is not None:
-                ll.vz_config_set_kernel(cfg, _abs(kernel))
+                ll.vz_config_set_kernel(cfg, _abs(kernel, "kernel"))
             if kernel_cmdline is not None:
-                ll.vz_config_set_kernel_cmdline(cfg, kernel_cmdline.encode())
+                ll.vz_config_set_kernel_cmdline(cfg, text_bytes(kernel_cmdline,
+                                                                "kernel_cmdline"))
             for stream, spec in enumerate((stdin, stdout, stderr)):
-                ll.vz_config_set_stdio(cfg, stream, *_stdio_mode(spec))
+                name = _STREAMS[stream]
+                mode, fd = _stdio_mode(spec, name)
+                try:
+                    ll.vz_config_set_stdio(cfg, stream, mode, fd)
+                except errors.Error as e:  # e.g. a closed fd: say which stream it was for
+                    raise type(e)(f"{name}: {e.message}", e.code, e.os_errno) from None
             handle = ctypes.c_void_p()
             ll.vz_sandbox_create(ctypes.byref(handle), int(self.backend), cfg)
             self._handle = handle.value
@@ -525,10 +586,8 @@ class Sandbox:
         if kind is not None:
             if value is None:
                 raise TypeError("limit(kind, value): value is missing")
-            if isinstance(kind, str) and kind not in _LIMIT_NAMES:
-                raise ValueError(f"limit {kind!r}: use one of {', '.join(_LIMIT_NAMES)}")
-            which = _LIMIT_NAMES[kind] if isinstance(kind, str) else Limit(kind)
-            todo.insert(0, (which, int(value)))
+            which = _limit_kind(kind)
+            todo.insert(0, (which, _limit_value(value, f"limit {which.name.lower()}")))
         with self._use() as h:
             for k, v in todo:
                 ll.vz_sandbox_limit(h, int(k), v)
@@ -567,21 +626,23 @@ class Sandbox:
         """Wait for the end and return the :class:`Result` (without captured output).
 
         Args:
-            timeout: seconds to wait at most; None waits until the end. This bounds
-                the call only; the sandbox's own limit is the ``timeout`` limit.
+            timeout: seconds to wait at most (a number); None or ``inf`` waits until the
+                end, 0 or less only looks. This bounds the call only; the sandbox's
+                own limit is the ``timeout`` limit.
 
         Raises:
             WaitTimeoutError: still running after ``timeout`` seconds.
             StateError: never started.
         """
         res = ll.new_result()
-        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        bound = _checks.seconds(timeout, "wait: timeout")
+        deadline = None if bound is None else time.monotonic() + bound
         with self._use() as h:
             while True:
                 if deadline is None:
                     ms = -1
                 else:
-                    ms = min(_INT_MAX, max(0, math.ceil((deadline - time.monotonic()) * 1000)))
+                    ms = min(INT_MAX, max(0, math.ceil((deadline - time.monotonic()) * 1000)))
                 try:
                     ll.vz_sandbox_wait(h, ms, ctypes.byref(res))
                     break
@@ -602,10 +663,12 @@ class Sandbox:
         sandbox). A program that dies of it ends as :attr:`Reason.KILLED`.
 
         Raises:
+            ValueError: ``sig`` is not 1 to 64 (``TypeError``: not an int).
             StateError: not started, or already ended.
         """
+        sig = _checks.integer(sig, "kill: signal", 1, _checks.SIGNAL_MAX)
         with self._use() as h:
-            ll.vz_sandbox_kill(h, int(sig))
+            ll.vz_sandbox_kill(h, sig)
 
     def terminate(self) -> None:
         """Send SIGTERM (a graceful stop: then :meth:`wait` with a timeout, then
@@ -664,6 +727,7 @@ class Sandbox:
             WaitTimeoutError: the streams were still open after ``timeout`` seconds.
             StateError: not started (or the sandbox is closed).
         """
+        bound = _checks.seconds(timeout, "communicate: timeout")
         if not self._started or self._handle is None:
             raise errors.StateError("communicate: the sandbox is not started",
                                     ll.VZ_ESTATE)
@@ -672,7 +736,7 @@ class Sandbox:
         elif input is not None and not self._comm["input_taken"]:
             raise ValueError("communicate: input was already given")
         c = self._comm
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if bound is None else time.monotonic() + bound
         with selectors.DefaultSelector() as sel:
             for f, events in c["files"].items():
                 if not f.closed:
