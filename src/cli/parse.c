@@ -34,7 +34,8 @@ static size_t number_len(const char *s)
 }
 
 /* "<number><unit>" with a unit from @units (case-insensitive, "" allowed when listed),
- * scaled and rounded to an integer in 1..INT64_MAX. */
+ * scaled and rounded to an integer in 1..INT64_MAX (a positive value below one unit is
+ * one unit). */
 static int parse_scaled(const char *s, const struct unit *units, int64_t *out, const char **why)
 {
 	size_t n = number_len(s);
@@ -49,6 +50,10 @@ static int parse_scaled(const char *s, const struct unit *units, int64_t *out, c
 		if (strcasecmp(s + n, u->name))
 			continue;
 		scaled = round(v * u->factor);
+		/* A positive value below the resolution (--timeout 0.0001) is one unit,
+		 * as in the Python binding, not an error saying it is not positive. */
+		if (scaled < 1 && v > 0)
+			scaled = 1;
 		if (scaled < 1) {
 			*why = "must be greater than 0";
 			return -1;

@@ -81,6 +81,12 @@ def test_bad_usage_names_the_flag(args: list, needle: str) -> None:
     assert err.startswith("vz: ") and needle in err, err
 
 
+def test_timeout_below_resolution_is_one_ms(container: str) -> None:
+    """A positive timeout below 1 ms is 1 ms, not "must be greater than 0"."""
+    p = run_vz("run", "--timeout", "0.0001", "--", "true")
+    assert b"must be greater than 0" not in p.stderr, p.stderr
+
+
 def test_limit_out_of_range_names_the_flag(container: str) -> None:
     p = run_vz("run", "--cpus", "0.001", "--", "true")
     assert p.returncode == FAIL
