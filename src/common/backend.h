@@ -24,6 +24,9 @@ struct vz_backend_ops {
 	 * sandbox's, indexed by vz_limit; 0 = unset), e.g. when a limit is enforced
 	 * elsewhere or the backend's own process needs room beside the workload. */
 	void (*cgroup_limits)(struct vz_sandbox *sb, int64_t *limits);
+	/* VZ_CG_* flags for the sandbox's cgroup (common/cgroup.h): VZ_CG_DEVICES confines
+	 * the workload to the device allow-list. */
+	unsigned cgroup_flags;
 	/* Plan and clone the supervised child (see proc.h). Return once the workload has
 	 * been executed or set-up failed; on failure nothing of the attempt remains. */
 	int (*start)(struct vz_sandbox *sb);

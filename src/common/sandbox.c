@@ -172,7 +172,8 @@ int vz_sandbox_start(vz_sandbox *sb)
 	memcpy(cg_limits, sb->limits, sizeof(cg_limits));
 	if (sb->ops->cgroup_limits)
 		sb->ops->cgroup_limits(sb, cg_limits);
-	if ((rc = plan_stdio(sb)) || (rc = vz_cgroup_create(&sb->cgroup, cg_limits)) ||
+	if ((rc = plan_stdio(sb)) ||
+	    (rc = vz_cgroup_create(&sb->cgroup, cg_limits, sb->ops->cgroup_flags)) ||
 	    (rc = sb->ops->start(sb))) {
 		vz_err_wrap("start %s sandbox", sb->ops->name);
 		fail_start(sb);
@@ -247,7 +248,8 @@ static void reap_locked(struct vz_sandbox *sb)
 	siginfo_t si = { 0 };
 	struct rusage ru = { 0 };
 	struct vz_ipc_msg m;
-	uint64_t peak = 0, oom_kills = 0, t_end;
+	struct vz_cgroup_usage cu;
+	uint64_t t_end, user, sys;
 	vz_result *r = &sb->result;
 	int have_msg;
 
@@ -256,8 +258,8 @@ static void reap_locked(struct vz_sandbox *sb)
 		;
 	t_end = vz_now_ns();
 	have_msg = recv_exit(sb->proc.status_fd, &m) == 0;
-	vz_cgroup_stats(sb->cgroup, &peak, &oom_kills);
-	decide_reason(sb, have_msg ? &m : NULL, &si, oom_kills);
+	vz_cgroup_stats(sb->cgroup, &cu);
+	decide_reason(sb, have_msg ? &m : NULL, &si, cu.oom_kills);
 	if (sb->ops->finish)
 		sb->ops->finish(sb, r);
 	vz_cgroup_destroy(sb->cgroup);
@@ -265,9 +267,13 @@ static void reap_locked(struct vz_sandbox *sb)
 	vz_close(&sb->proc.status_fd);
 	sb->proc.pid = 0;
 	r->wall_ns = t_end - sb->t_start_ns;
-	r->user_cpu_ns = (uint64_t)ru.ru_utime.tv_sec * 1000000000ull + (uint64_t)ru.ru_utime.tv_usec * 1000;
-	r->system_cpu_ns = (uint64_t)ru.ru_stime.tv_sec * 1000000000ull + (uint64_t)ru.ru_stime.tv_usec * 1000;
-	r->peak_memory_bytes = peak ? peak : (uint64_t)ru.ru_maxrss * 1024;
+	/* The rusage counts the child and the descendants it reaped; the cgroup counts every
+	 * process of the sandbox, also those killed with it and never reaped inside. */
+	user = (uint64_t)ru.ru_utime.tv_sec * 1000000000ull + (uint64_t)ru.ru_utime.tv_usec * 1000;
+	sys = (uint64_t)ru.ru_stime.tv_sec * 1000000000ull + (uint64_t)ru.ru_stime.tv_usec * 1000;
+	r->user_cpu_ns = cu.user_cpu_ns > user ? cu.user_cpu_ns : user;
+	r->system_cpu_ns = cu.system_cpu_ns > sys ? cu.system_cpu_ns : sys;
+	r->peak_memory_bytes = cu.peak_memory ? cu.peak_memory : (uint64_t)ru.ru_maxrss * 1024;
 	if (r->phase_count < VZ_MAX_PHASES - 1) {
 		uint64_t done = vz_now_ns();
 		vz_sandbox_add_phase(sb, "run", t_end > sb->t_exec_ns ? t_end : sb->t_exec_ns);

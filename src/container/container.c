@@ -173,4 +173,6 @@ const struct vz_backend_ops vz_container_backend = {
 	.probe = ctr_probe,
 	.validate = ctr_validate,
 	.start = ctr_start,
+	/* Only the device allow-list (cgroup.c) in the container's group. */
+	.cgroup_flags = VZ_CG_DEVICES,
 };
