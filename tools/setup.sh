@@ -120,17 +120,37 @@ install_build() {
 		die "the installed vz failed (details above; vz check says what this host can run)"
 }
 
+# vm_unavailable VZ: print, in one line, why the VM run cannot happen here; fail (1) when
+# it can. The last word is libvz's own (`vz check --backend vm`).
+vm_unavailable() {
+	local vz=$1 out why
+	if [[ $(id -u) != 0 ]]; then
+		echo "not root: vz is not installed and /dev/kvm is root's (sudo $0)"
+	elif [[ ! -e /dev/kvm ]]; then
+		echo "this host has no /dev/kvm (no KVM: a VM, container or CPU without VMX/SVM, or kvm_intel/kvm_amd not loaded)"
+	elif [[ ! -f $BUILD/guest-kernel/vmlinux ]]; then
+		echo "no guest kernel in $BUILD/guest-kernel/vmlinux (tools/guest-kernel/build.sh)"
+	elif ! out=$("$vz" check --backend vm 2>&1 </dev/null); then
+		why=$(sed -n 's/^ *vm  *no: *//p' <<<"$out" | head -n 1)
+		echo "libvz says the VM backend is unavailable: ${why:-$(head -n 2 <<<"$out" | tr '\n' ' ')}"
+	else
+		return 1
+	fi
+}
+
 main_job() {
-	local rc=0
+	local rc=0 vz why
 	step "running the main job: $BUILD/examples/vz-run-example $BUILD/rootfs /bin/sh -c '...'"
 	[[ $(id -u) == 0 ]] || note "not root: the container runs in a user namespace, and cgroup limits may be refused"
 	"$BUILD/examples/vz-run-example" "$BUILD/rootfs" /bin/sh -c \
 		'echo hello from a libvz container; uname -n' </dev/null || rc=$?
 	((rc == 0)) || die "the main job failed with exit code $rc (details above)"
-	if [[ $(id -u) == 0 && -e /dev/kvm ]]; then
+	vz="$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILD/CMakeCache.txt")/bin/vz"
+	if why=$(vm_unavailable "$vz"); then
+		step "no VM run: $why"
+	else
 		step "the same in a VM: vz run --backend vm -- ... (a boot takes tens of seconds on kvm_pvm)"
-		"$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILD/CMakeCache.txt")/bin/vz" run \
-			--backend vm -- /bin/sh -c 'echo hello from a libvz VM; uname -r' </dev/null ||
+		"$vz" run --backend vm -- /bin/sh -c 'echo hello from a libvz VM; uname -r' </dev/null ||
 			die "the VM run failed (details above; vz check says what this host can run)"
 	fi
 	step "done: next, run the tests with: sudo tools/test.sh"

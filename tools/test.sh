@@ -74,6 +74,15 @@ printf 'libvz tests on %s, kernel %s, %s CPUs, /sys/fs/cgroup is %s, uid %s\n' \
 	"$(uname -r)" "$(nproc)" \
 	"$(stat -fc %T /sys/fs/cgroup 2>/dev/null || echo absent)" "$(id -u)"
 note "VZ_TEST_REQUIRE=${VZ_TEST_REQUIRE:-} (skips of these features fail)"
+if [[ -e /dev/kvm ]]; then
+	kvm_module="module unknown"
+	for m in kvm_intel kvm_amd kvm_pvm; do
+		[[ -d /sys/module/$m ]] && kvm_module=$m
+	done
+	note "/dev/kvm: present ($kvm_module)"
+else
+	note "/dev/kvm: absent: the VM tests on this host skip (the kvm_testbed ones emulate their own)"
+fi
 [[ $(id -u) == 0 ]] || note "not root: container tests may skip or fail (cgroup limits need root)"
 export VZ_TEST_REQUIRE=${VZ_TEST_REQUIRE:-}
 

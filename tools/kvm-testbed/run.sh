@@ -215,8 +215,19 @@ extract_vmlinux() {
 		LC_ALL=C grep -qaP '\x04\x00\x00\x00[\x04\x08]\x00\x00\x00\x12\x00\x00\x00Xen\x00' "$out"
 }
 
+# The modules the guest loads, with what they need: kvm_amd (the point of the testbed),
+# then for the container backend's tests there overlay (its root file system) and loop
+# (a host block device for the device isolation cases).
+readonly guest_modules=(kvm_amd overlay loop)
+# A cache entry's "ok" file names the modules it holds; one that names others (older
+# entries: an empty file, kvm_amd's only) is filled again.
+readonly cache_format="modules: ${guest_modules[*]}"
+entry_ok() { [[ -f $1/ok && $(cat "$1/ok" 2>/dev/null) == "$cache_format" ]]; }
+mark_ok() { printf '%s\n' "$cache_format" >"$1/ok"; }
+
 # fill_kernel DIR DEB: unpack DEB and put into DIR the kernel, its PVH image when it has
-# one, and the modules kvm_amd needs in load order (from their modinfo depends=).
+# one, and the modules in guest_modules with those they need, in load order (from their
+# modinfo depends=), decompressed (busybox insmod reads plain .ko files).
 fill_kernel() {
 	local dir=$1 deb=$2 x=$1/x moddir release n=0
 	local -a order=()
@@ -246,7 +257,9 @@ fill_kernel() {
 		done
 		order+=("$m")
 	}
-	resolve kvm_amd || return 1
+	for m in "${guest_modules[@]}"; do
+		resolve "$m" || return 1
+	done
 	for m in "${order[@]}"; do
 		n=$((n + 1))
 		mv "$dir/$m.ko" "$dir/modules/$(printf %02d "$n")-$m.ko"
@@ -262,13 +275,13 @@ if [[ -n ${VZ_KVM_TESTBED_DEB:-} ]]; then
 	[[ -f $VZ_KVM_TESTBED_DEB ]] || die "VZ_KVM_TESTBED_DEB=$VZ_KVM_TESTBED_DEB is not a file"
 	key=$(basename "$VZ_KVM_TESTBED_DEB" .deb)
 	kernel_dir=$cache/$key
-	if [[ ! -f $kernel_dir/ok ]]; then
+	if ! entry_ok "$kernel_dir"; then
 		lock_cache
-		if [[ ! -f $kernel_dir/ok ]]; then
+		if ! entry_ok "$kernel_dir"; then
 			rm -rf "$kernel_dir.tmp"
 			mkdir -p "$kernel_dir.tmp" && fill_kernel "$kernel_dir.tmp" "$VZ_KVM_TESTBED_DEB" ||
 				die "cannot unpack $VZ_KVM_TESTBED_DEB"
-			touch "$kernel_dir.tmp/ok" && rm -rf "$kernel_dir" && mv "$kernel_dir.tmp" "$kernel_dir"
+			mark_ok "$kernel_dir.tmp" && rm -rf "$kernel_dir" && mv "$kernel_dir.tmp" "$kernel_dir"
 		fi
 		unlock_cache
 	fi
@@ -291,16 +304,16 @@ else
 	if [[ -n $pkg && -n $version ]]; then
 		key=${pkg}_$version
 		kernel_dir=$cache/$key
-		if [[ ! -f $kernel_dir/ok ]]; then
+		if ! entry_ok "$kernel_dir"; then
 			lock_cache
-			if [[ ! -f $kernel_dir/ok ]]; then
+			if ! entry_ok "$kernel_dir"; then
 				say "fetching $pkg $version (once; cached in $cache)"
 				rm -rf "$kernel_dir.tmp"
 				mkdir -p "$kernel_dir.tmp/deb"
 				if deb=$(fetch_deb "$pkg" "$version" "$kernel_dir.tmp/deb") && [[ -n $deb ]]; then
 					fill_kernel "$kernel_dir.tmp" "$deb" || die "cannot unpack $deb"
 					rm -rf "$kernel_dir.tmp/deb"
-					touch "$kernel_dir.tmp/ok" && rm -rf "$kernel_dir" &&
+					mark_ok "$kernel_dir.tmp" && rm -rf "$kernel_dir" &&
 						mv "$kernel_dir.tmp" "$kernel_dir"
 				else
 					rm -rf "$kernel_dir.tmp"
@@ -311,9 +324,19 @@ else
 		fi
 	fi
 	if [[ -z $kernel_dir ]]; then
-		# Offline, or no Debian archive: take the newest kernel already cached.
-		kernel_dir=$(ls -td "$cache"/linux-image-*/ok 2>/dev/null | head -n 1)
-		kernel_dir=${kernel_dir%/ok}
+		# Offline, or no Debian archive: take the newest kernel already cached, one with
+		# every module the guest loads if there is one.
+		kernel_dir=
+		while IFS= read -r ok; do
+			if entry_ok "${ok%/ok}"; then
+				kernel_dir=${ok%/ok}
+				break
+			fi
+			[[ -n $kernel_dir ]] || kernel_dir=${ok%/ok}
+		done < <(ls -td "$cache"/linux-image-*/ok 2>/dev/null)
+		[[ -z $kernel_dir ]] || entry_ok "$kernel_dir" ||
+			say "warning: ${kernel_dir##*/} was cached by an older run.sh and lacks some of" \
+				"the modules ${guest_modules[*]}"
 		[[ -n $kernel_dir ]] || skip "cannot fetch Debian's linux-image-amd64 kernel package" \
 			"(no apt-get/apt-cache, no Debian archive, or offline) and none is cached in $cache;" \
 			"set VZ_KVM_TESTBED_DEB to a downloaded linux-image-6.1.0-*-amd64 .deb"
@@ -448,6 +471,10 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 	for name in $(compgen -e | grep -E '^(VZ_[A-Za-z0-9_]*|CI|[A-Z]+SAN_OPTIONS)$'); do
 		printf 'export %s=%s\n' "$name" "$(q "${!name}")"
 	done
+	# The testbed is a /dev/kvm: where it is required, the VM tests in it must run too.
+	if [[ ,${VZ_TEST_REQUIRE:-}, == *,kvm_testbed,* && ,$VZ_TEST_REQUIRE, != *,kvm,* ]]; then
+		printf 'export VZ_TEST_REQUIRE=%s\n' "$(q "$VZ_TEST_REQUIRE,kvm")"
+	fi
 	for name in "${env_names[@]}"; do
 		if [[ -n ${env_values[$name]+set} ]]; then
 			printf 'export %s=%s\n' "$name" "$(q "${env_values[$name]}")"
