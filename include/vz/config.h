@@ -136,8 +136,12 @@ VZ_API int vz_config_set_rootfs(vz_config *cfg, const char *path);
  * @param[in] cfg       The configuration.
  * @param[in] mode      A ::vz_rootfs_mode.
  * @param[in] upper_dir For ::VZ_ROOTFS_PERSISTENT, an absolute host directory that
- *                      receives the writes (libvz creates `upper/` and `work/` in it);
- *                      must be NULL for the other modes. Copied.
+ *                      receives the writes (libvz creates `upper/` and `work/` in it,
+ *                      and makes the directory itself mode 0700 at every start: a root
+ *                      workload may leave set-uid files there); must be NULL for the
+ *                      other modes. Copied. It must lie apart from the rootfs:
+ *                      vz_sandbox_create() refuses the rootfs itself, a directory inside
+ *                      it or one around it with ::VZ_EINVAL.
  * @return ::VZ_OK, ::VZ_EINVAL (unknown mode, missing or unexpected @p upper_dir),
  *         ::VZ_ENOMEM.
  * @note The VM backend supports only ::VZ_ROOTFS_EPHEMERAL and ::VZ_ROOTFS_READONLY.
@@ -199,8 +203,11 @@ VZ_API int vz_config_set_user(vz_config *cfg, uint32_t uid, uint32_t gid);
 /**
  * @brief Add a bind mount of a host path into the sandbox.
  *
- * Container backend only; the VM backend refuses a configuration with bind mounts
- * (vz_sandbox_create() returns ::VZ_ENOTSUP) until it has a shared file system.
+ * The container resolves @p sandbox_path inside the rootfs, as the sandbox sees it:
+ * symlinks and ".." in the image never lead out of it. Bind mounts are nodev and
+ * nosuid. A program inside a bind may be argv[0]. The VM backend copies read-only
+ * binds into the guest and refuses read-write ones (::VZ_ENOTSUP) until it has a shared
+ * file system.
  *
  * @param[in] cfg          The configuration.
  * @param[in] host_path    Absolute host path of a file or directory; copied. Must exist
@@ -241,13 +248,17 @@ VZ_API int vz_config_set_userns(vz_config *cfg, vz_userns_mode mode);
 /**
  * @brief VM backend: the guest kernel to boot (a vmlinux with a PVH note, or a bzImage).
  *
- * If unset, libvz uses `$VZ_KERNEL`, then the installed default.
+ * If unset, libvz uses `$VZ_KERNEL`, then the installed default. A container refuses a
+ * configuration that sets it (vz_sandbox_create() returns ::VZ_EINVAL).
  * @return ::VZ_OK, ::VZ_EINVAL (NULL or relative path), ::VZ_ENOMEM.
  */
 VZ_API int vz_config_set_kernel(vz_config *cfg, const char *path);
 
 /**
  * @brief VM backend: extra words appended to the guest kernel command line.
+ *
+ * A container refuses a configuration that sets it (vz_sandbox_create() returns
+ * ::VZ_EINVAL).
  * @return ::VZ_OK, ::VZ_EINVAL (longer than 1024 bytes), ::VZ_ENOMEM.
  */
 VZ_API int vz_config_set_kernel_cmdline(vz_config *cfg, const char *extra);
