@@ -31,5 +31,7 @@ add_custom_command(OUTPUT ${VZ_TEST_PROBE_DIR}/vz-probe
 add_custom_target(vz_probe DEPENDS ${VZ_TEST_PROBE_DIR}/vz-probe)
 add_dependencies(conformance vz_probe)
 target_compile_definitions(conformance PRIVATE VZ_TEST_PROBE_DIR="${VZ_TEST_PROBE_DIR}")
-# The testbed runs (tests/kvm_testbed.cmake) need it at the same path.
-list(APPEND VZ_KVM_TESTBED_COPY ${VZ_TEST_PROBE_DIR})
+# The testbed runs (tests/kvm_testbed.cmake) need it at the same path. A list of its
+# own: the first configure's set(CACHE) of VZ_KVM_TESTBED_COPY would drop a normal
+# variable of that name (CMake before 3.21, policy CMP0126).
+list(APPEND VZ_TESTBED_BUILT_COPY ${VZ_TEST_PROBE_DIR})

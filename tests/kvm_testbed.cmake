@@ -29,7 +29,7 @@ function(vz_testbed_copy out target)
 	set(args --copy $<TARGET_FILE:${target}>
 		--copy $<TARGET_FILE:vz> --copy $<TARGET_SONAME_FILE:vz> --copy $<TARGET_LINKER_FILE:vz>
 		--copy ${VZ_TEST_ROOTFS})
-	foreach(path IN LISTS VZ_KVM_TESTBED_COPY)
+	foreach(path IN LISTS VZ_TESTBED_BUILT_COPY VZ_KVM_TESTBED_COPY)
 		list(APPEND args --copy ${path})
 	endforeach()
 	set(${out} ${args} PARENT_SCOPE)
