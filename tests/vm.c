@@ -172,6 +172,9 @@ static int run_vm(vz_config *cfg, int64_t mem, vz_result *res, char *out, size_t
 		return rc;
 	if (mem)
 		vz_sandbox_limit(sb, VZ_LIMIT_MEMORY, mem);
+	/* A guest that never ends fails its case, naming itself, instead of holding the
+	 * whole program until ctest's timeout (ten boots at once take ~110 s on kvm_pvm). */
+	vz_sandbox_limit(sb, VZ_LIMIT_WALL_TIME, 600000);
 	rc = vz_sandbox_start(sb);
 	if (rc == VZ_OK && out) {
 		int fd = vz_sandbox_stdio_fd(sb, VZ_STDOUT);
