@@ -13,6 +13,11 @@
 #                   writable of /var/cache/libvz/kvm-testbed, ~/.cache/libvz/kvm-testbed,
 #                   /tmp/libvz-cache-UID/kvm-testbed)
 #   --timeout SEC   wall-clock limit for QEMU: boot, command, power-off (default 900)
+#   --retry-stuck N boot again, up to N times, when QEMU ran out of time without the
+#                   command ever reporting an end: the emulated machine itself stopped
+#                   making progress (seen, rarely, with ten nested VMs at once: even a
+#                   timer in the outer guest no longer fired). A command that reports a
+#                   failure is never retried. Default 0
 #   --mem MIB       memory of the outer guest (default 2048; the payload lives in it)
 #   --cpu MODEL     QEMU CPU model (default EPYC,+svm,+npt)
 #   --machine TYPE  QEMU machine (default pc; q35 works too; microvm boots 0.3 s faster
@@ -39,6 +44,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd) || exit 125
 qemu=${VZ_KVM_TESTBED_QEMU:-qemu-system-x86_64}
 cache=
 timeout_s=900
+retry_stuck=0
 mem=2048
 cpu=EPYC,+svm,+npt
 machine=pc
@@ -82,6 +88,8 @@ while (($#)); do
 		shift 2 ;;
 	--cache) need_arg "$@"; cache=$2; shift 2 ;;
 	--timeout) need_arg "$@"; positive "$1" "$2"; timeout_s=$2; shift 2 ;;
+	--retry-stuck) need_arg "$@"; retry_stuck=$2; shift 2
+		[[ $retry_stuck =~ ^[0-9]+$ ]] || { say "--retry-stuck: not a count: $retry_stuck"; exit 2; } ;;
 	--mem) need_arg "$@"; positive "$1" "$2"; mem=$2; shift 2 ;;
 	--cpu) need_arg "$@"; cpu=$2; shift 2 ;;
 	--machine) need_arg "$@"; machine=$2; shift 2 ;;
@@ -525,24 +533,30 @@ say "booting ${kernel_dir##*/} ($release, ${kernel##*/}) on $machine, cpu $cpu, 
 console=$work/console.log
 qemu_args=(-accel tcg -cpu "$cpu" -m "$mem" -smp 1 -M "$machine" -nodefaults -no-user-config
 	-display none -no-reboot -serial stdio -kernel "$kernel" -initrd "$initrd" -append "$append")
-t_boot=$(date +%s.%N)
 # QEMU's console: \r dropped, kept in $console, shown live without the marker lines.
 # The TCG warnings about CPU model features it cannot emulate are noise unless --verbose.
 # It runs in the background so that a signal to this script stops it at once (cleanup).
 qemu_stderr() {
 	if ((verbose)); then cat; else grep --line-buffered -v "TCG doesn't support requested feature"; fi
 }
-(
-	timeout --foreground -k 10 "$timeout_s" "$qemu" "${qemu_args[@]}" -pidfile "$work/qemu.pid" \
-		</dev/null 2> >(qemu_stderr >&2) |
-		sed -u 's/\r$//' | tee "$console" | sed -u "/@@kvm-testbed:$nonce:/d"
-	exit "${PIPESTATUS[0]}"
-) &
-wait $!
-qemu_rc=$?
-t_end=$(date +%s.%N)
-
 marker() { grep -a -o "@@kvm-testbed:$nonce:$1:[0-9.]*@@" "$console" | tail -n 1; }
+for ((attempt = 0; ; attempt++)); do
+	t_boot=$(date +%s.%N)
+	(
+		timeout --foreground -k 10 "$timeout_s" "$qemu" "${qemu_args[@]}" -pidfile "$work/qemu.pid" \
+			</dev/null 2> >(qemu_stderr >&2) |
+			sed -u 's/\r$//' | tee "$console" | sed -u "/@@kvm-testbed:$nonce:/d"
+		exit "${PIPESTATUS[0]}"
+	) &
+	wait $!
+	qemu_rc=$?
+	t_end=$(date +%s.%N)
+	((qemu_rc == 124 || qemu_rc == 137)) && [[ -z $(marker 'exit=[0-9]*') ]] &&
+		((attempt < retry_stuck)) || break
+	say "RETRY: the command reported no end within $timeout_s s (console above): the" \
+		"emulated machine may have stopped; booting again ($((attempt + 1)) of $retry_stuck)"
+done
+
 took() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 start=$(marker start)
 exit_line=$(marker 'exit=[0-9]*')
