@@ -277,20 +277,29 @@ static void t_readonly_rootfs(void)
 	CHECK_STR(r.out, "tmp-ok\n");
 }
 
+/* Write "hi\n" to DIR/hello: the content a bind shows the sandbox. */
+static void write_hello(const char *dir)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/hello", dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	CHECK(fd >= 0 && write(fd, "hi\n", 3) == 3);
+	if (fd >= 0)
+		close(fd);
+}
+
 static void t_binds(void)
 {
 	char dir[] = "/tmp/vz-bind-XXXXXX", path[128];
 	struct run r;
 	struct opts o = { .uid = -1, .bind_dst = "/data" };
 	struct stat st;
-	int fd;
 
 	if (!CHECK(mkdtemp(dir)))
 		return;
-	snprintf(path, sizeof(path), "%s/hello", dir);
-	fd = open(path, O_CREAT | O_WRONLY, 0644);
-	CHECK(fd >= 0 && write(fd, "hi\n", 3) == 3);
-	close(fd);
+	write_hello(dir);
 	o.bind_src = dir;
 	o.bind_flags = VZ_BIND_RO;
 	run_sh(&o, "cat /data/hello; touch /data/new 2>/dev/null && echo wrote", &r);
@@ -654,14 +663,10 @@ static void t_symlinked_targets(void)
 	char link[128], path[160], upper[] = "/tmp/vz-conf-upper-XXXXXX";
 	struct opts o = { .uid = -1, .bind_dst = "/evil/x", .bind_flags = VZ_BIND_RO };
 	struct run r;
-	int fd;
 
 	if (!CHECK(copy_rootfs(root) && mkdtemp(host) && mkdtemp(data)))
 		return;
-	snprintf(path, sizeof(path), "%s/hello", data);
-	fd = open(path, O_CREAT | O_WRONLY, 0644);
-	CHECK(fd >= 0 && write(fd, "hi\n", 3) == 3);
-	close(fd);
+	write_hello(data);
 	o.rootfs = root;
 	o.bind_src = data;
 	/* Absolute: evil -> /tmp/vz-conf-host-..., a directory of the host. */

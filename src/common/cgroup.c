@@ -142,8 +142,7 @@ static int proc_stat(pid_t pid, char *state, unsigned long long *start)
 	p = strrchr(buf, ')');
 	if (p && p[1] == ' ')
 		*state = p[2];
-	for (int field = 3; p && field <= 22; field++)
-		p = strchr(p + 1, ' ');
+	p = p ? (char *)vz_stat_field(buf, 22) : NULL;
 	if (!p || !isdigit((unsigned char)p[1])) {
 		errno = EINVAL;
 		return -1;

@@ -109,6 +109,14 @@ char *vz_strdup(const char *s)
 	return p;
 }
 
+const char *vz_stat_field(const char *stat, int n)
+{
+	const char *p = strrchr(stat, ')');
+	for (int field = 3; p && field <= n; field++)
+		p = strchr(p + 1, ' ');
+	return p;
+}
+
 char *vz_asprintf(const char *fmt, ...)
 {
 	char *p = NULL;

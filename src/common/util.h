@@ -82,6 +82,10 @@ int vz_fd_above_stdio(int fd);
 void *vz_calloc(size_t n, size_t size);
 char *vz_strdup(const char *s);
 /* asprintf into a fresh buffer; NULL (VZ_ENOMEM recorded) on failure. */
+/* In the text of /proc/PID/stat, the space before field @n (n >= 3), counted from the end
+ * of the command name, which may hold spaces and ')'. NULL if the text is shorter. */
+const char *vz_stat_field(const char *stat, int n);
+
 char *vz_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Free a NULL-terminated vector of strings and the vector. */

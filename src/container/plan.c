@@ -40,15 +40,13 @@ static pthread_once_t host_strings_once = PTHREAD_ONCE_INIT;
 
 static void read_host_strings(void)
 {
-	char buf[1024], *p;
+	char buf[1024];
+	const char *p;
 	unsigned long long v[4];
 
 	if (vz_read_file_at(AT_FDCWD, "/proc/self/stat", buf, sizeof(buf)) <= 0)
 		return;
-	/* comm may hold spaces and parentheses: count fields after the last ')'. */
-	p = strrchr(buf, ')');
-	for (int field = 2; p && field < 48; field++)
-		p = strchr(p + 1, ' ');
+	p = vz_stat_field(buf, 48);
 	if (p && sscanf(p, " %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3]) == 4 &&
 	    v[0] <= v[1] && v[2] <= v[3] && v[1] - v[0] < (1 << 24) && v[3] - v[2] < (1 << 24))
 		for (int i = 0; i < 4; i++)
