@@ -22,7 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "container/security.h"
+#include "security/security.h"
 #include "harness.h"
 
 /* Run @fn in a forked child; return the child's wait status. */
@@ -57,7 +57,7 @@ static void in_child(void (*fn)(void))
 
 static void install(void)
 {
-	CHECK_INT(vz_ctr_seccomp_install(), ==, 0);
+	CHECK_INT(vz_sec_seccomp_install(), ==, 0);
 }
 
 /* Read a hex field ("CapBnd:") of /proc/self/status-style text. */
@@ -110,8 +110,8 @@ static void seccomp_mode_body(void)
 	CHECK_INT(status_field("Seccomp:"), ==, 2);
 	CHECK_INT(prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), ==, 1);
 	/* A second filter stacks; installing twice is allowed. */
-	CHECK_INT(vz_ctr_seccomp_install(), ==, 0);
-	CHECK_INT(vz_ctr_seccomp_load(NULL, 0), ==, -EINVAL);
+	CHECK_INT(vz_sec_seccomp_install(), ==, 0);
+	CHECK_INT(vz_sec_seccomp_load(NULL, 0), ==, -EINVAL);
 }
 
 static void seccomp_mode(void)
@@ -339,9 +339,9 @@ static uint64_t host_bnd;
 
 static void caps_body(void)
 {
-	uint64_t want = VZ_CTR_DEFAULT_CAPS & host_bnd;
+	uint64_t want = VZ_SEC_DEFAULT_CAPS & host_bnd;
 
-	CHECK_INT(vz_ctr_caps_drop(), ==, 0);
+	CHECK_INT(vz_sec_caps_drop(), ==, 0);
 	CHECK_INT(status_field("CapBnd:"), ==, want);
 	CHECK_INT(status_field("CapEff:") & ~want, ==, 0);
 	CHECK_INT(status_field("CapPrm:") & ~want, ==, 0);
@@ -351,7 +351,7 @@ static void caps_body(void)
 	CHECK_INT(prctl(PR_CAPBSET_READ, CAP_SYS_PTRACE, 0, 0, 0), ==, 0);
 	CHECK_INT(prctl(PR_CAPBSET_READ, CAP_CHOWN, 0, 0, 0), ==, !!(host_bnd & 1));
 	/* Idempotent, and the filter still loads without CAP_SYS_ADMIN (no_new_privs). */
-	CHECK_INT(vz_ctr_caps_drop(), ==, 0);
+	CHECK_INT(vz_sec_caps_drop(), ==, 0);
 	install();
 	CHECK_INT(status_field("NoNewPrivs:"), ==, 1);
 }
@@ -383,7 +383,7 @@ static void exec_body(void)
 	int fds[2];
 	pid_t pid;
 
-	CHECK_INT(vz_ctr_caps_drop(), ==, 0);
+	CHECK_INT(vz_sec_caps_drop(), ==, 0);
 	install();
 	CHECK_INT(pipe2(fds, 0), ==, 0);
 	pid = fork();
@@ -399,7 +399,7 @@ static void exec_body(void)
 	close(fds[0]);
 	waitpid(pid, NULL, 0);
 	CHECK_MSG(status_hex(buf, "CapEff:", &eff) == 0, "no CapEff from cat: %s", buf);
-	CHECK_INT(eff, ==, VZ_CTR_DEFAULT_CAPS & host_bnd);
+	CHECK_INT(eff, ==, VZ_SEC_DEFAULT_CAPS & host_bnd);
 }
 
 static void exec_after_drop(void)

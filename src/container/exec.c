@@ -14,7 +14,7 @@
 #include "common/syscalls.h"
 #include "common/util.h"
 #include "container/plan.h"
-#include "container/security.h"
+#include "security/security.h"
 
 __attribute__((noreturn)) static void die(const struct vz_child_chan *ch, const char *what,
 					  const char *arg)
@@ -54,7 +54,7 @@ static void drop_privileges(const struct vz_ctr_plan *plan, const struct vz_chil
 	const vz_config *cfg = plan->cfg;
 	int err;
 
-	if ((err = vz_ctr_caps_drop()) < 0) {
+	if ((err = vz_sec_caps_drop()) < 0) {
 		errno = -err;
 		die(ch, "drop capabilities", "");
 	}
@@ -91,7 +91,7 @@ void vz_ctr_exec(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch)
 	if (chdir(cfg->cwd) < 0)
 		die(ch, "cwd ", cfg->cwd);
 	drop_privileges(plan, ch);
-	if ((err = vz_ctr_seccomp_install()) < 0) {
+	if ((err = vz_sec_seccomp_install()) < 0) {
 		errno = -err;
 		die(ch, "install seccomp filter", "");
 	}

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* libvz's guest init: PID 1 of every VM libvz boots. Built static from this file (plus
- * the container backend's capability and seccomp code, so a VM's workload is confined
- * the same way a container's is) and embedded in libvz; the VM backend puts it at
+ * the shared capability and seccomp code of src/security, so a VM's workload is
+ * confined the same way a container's is) and embedded in libvz; the VM backend puts it at
  * /.vz/init in the initramfs and boots with rdinit=/.vz/init.
  *
  * It mounts the usual file systems, reads the job (job.h), applies hostname, network,
@@ -35,7 +35,7 @@
 #include <vz/error.h>
 #include <vz/sandbox.h>
 
-#include "container/security.h"
+#include "security/security.h"
 #include "kvm/devices.h"
 #include "kvm/guest/job.h"
 
@@ -319,13 +319,13 @@ static pid_t spawn(const struct job *j, int in_fd, int out_fd, int err_fd)
 			snprintf(what, sizeof(what), "cwd %s", j->cwd);
 			child_fail(p[1], what);
 		}
-		if (vz_ctr_caps_drop() < 0)
+		if (vz_sec_caps_drop() < 0)
 			child_fail(p[1], "drop capabilities");
 		if (setgroups(0, NULL) < 0 || setresgid(j->gid, j->gid, j->gid) < 0)
 			child_fail(p[1], "setresgid");
 		if (setresuid(j->uid, j->uid, j->uid) < 0)
 			child_fail(p[1], "setresuid");
-		if ((errno = -vz_ctr_seccomp_install()) != 0)
+		if ((errno = -vz_sec_seccomp_install()) != 0)
 			child_fail(p[1], "install seccomp filter");
 		execve(j->exe, (char *const *)j->argv, (char *const *)j->envp);
 		snprintf(what, sizeof(what), "execve %s", j->exe);

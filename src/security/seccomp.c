@@ -25,7 +25,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "container/security.h"
+#include "security/security.h"
 
 #if !defined(__x86_64__)
 #error "the default seccomp filter is written for x86-64"
@@ -205,7 +205,7 @@ static const struct sock_filter default_filter[] = {
 _Static_assert(sizeof(default_filter) / sizeof(default_filter[0]) <= BPF_MAXINSNS,
 	       "default seccomp filter too long");
 
-int vz_ctr_seccomp_load(const struct sock_filter *insns, size_t count)
+int vz_sec_seccomp_load(const struct sock_filter *insns, size_t count)
 {
 	struct sock_fprog prog;
 	int rc;
@@ -217,7 +217,7 @@ int vz_ctr_seccomp_load(const struct sock_filter *insns, size_t count)
 	prog.filter = (struct sock_filter *)(uintptr_t)insns;
 
 	/* Without no_new_privs the kernel demands CAP_SYS_ADMIN, which is gone by now. */
-	rc = vz_ctr_no_new_privs();
+	rc = vz_sec_no_new_privs();
 	if (rc < 0)
 		return rc;
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) == 0)
@@ -230,8 +230,8 @@ int vz_ctr_seccomp_load(const struct sock_filter *insns, size_t count)
 	return -errno;
 }
 
-int vz_ctr_seccomp_install(void)
+int vz_sec_seccomp_install(void)
 {
-	return vz_ctr_seccomp_load(default_filter,
+	return vz_sec_seccomp_load(default_filter,
 				   sizeof(default_filter) / sizeof(default_filter[0]));
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Capability drop and no_new_privs for the container child, right before execve.
+/* Capability drop and no_new_privs for the workload's process, right before execve.
  *
  * The bounding set is what matters across execve: a uid-0 workload gets permitted =
  * bounding set when it execs, so cutting the bounding set limits root in the container
@@ -16,17 +16,17 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "container/security.h"
+#include "security/security.h"
 
 /* Docker's documented default, bit for bit. */
-_Static_assert(VZ_CTR_DEFAULT_CAPS == UINT64_C(0xa00425fb), "default capability set changed");
+_Static_assert(VZ_SEC_DEFAULT_CAPS == UINT64_C(0xa00425fb), "default capability set changed");
 
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_CLEAR_ALL 4
 #endif
 
-int vz_ctr_no_new_privs(void)
+int vz_sec_no_new_privs(void)
 {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
@@ -39,10 +39,10 @@ int vz_ctr_no_new_privs(void)
  * for those, and a process without it may already have a small enough set. */
 static int bounding_limit(uint64_t keep)
 {
-	for (int cap = 0; cap <= VZ_CTR_CAP_LIMIT; cap++) {
+	for (int cap = 0; cap <= VZ_SEC_CAP_LIMIT; cap++) {
 		int present;
 
-		if (keep & VZ_CTR_CAP(cap))
+		if (keep & VZ_SEC_CAP(cap))
 			continue;
 		present = prctl(PR_CAPBSET_READ, (unsigned long)cap, 0, 0, 0);
 		if (present < 0)
@@ -82,7 +82,7 @@ static int sets_limit(uint64_t keep)
 	return 0;
 }
 
-int vz_ctr_caps_limit(uint64_t keep)
+int vz_sec_caps_limit(uint64_t keep)
 {
 	int rc;
 
@@ -97,7 +97,7 @@ int vz_ctr_caps_limit(uint64_t keep)
 	return sets_limit(keep);
 }
 
-int vz_ctr_caps_drop(void)
+int vz_sec_caps_drop(void)
 {
-	return vz_ctr_caps_limit(VZ_CTR_DEFAULT_CAPS);
+	return vz_sec_caps_limit(VZ_SEC_DEFAULT_CAPS);
 }
