@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "common/cgroup.h"
 #include "common/error.h"
@@ -435,4 +436,26 @@ void vz_sandbox_free(vz_sandbox *sb)
 	free(sb->exe);
 	pthread_mutex_destroy(&sb->lock);
 	free(sb);
+}
+
+/* The persistent layer's directories. @upper_dir itself becomes 0700: a root workload
+ * can leave set-uid files there that no other host user may reach. upper/ keeps 0755,
+ * since overlayfs shows its mode as the sandbox's "/". */
+int vz_persistent_dirs(const vz_config *cfg)
+{
+	static const struct {
+		const char *name;
+		mode_t mode;
+	} sub[] = { { "upper", 0755 }, { "work", 0700 } };
+	char path[4096];
+
+	if (chmod(cfg->upper_dir, 0700) < 0)
+		return vz_err_sys(vz_status_from_errno(errno), "upper dir %s: chmod 0700",
+				  cfg->upper_dir);
+	for (size_t i = 0; i < VZ_ARRAY_SIZE(sub); i++) {
+		snprintf(path, sizeof(path), "%s/%s", cfg->upper_dir, sub[i].name);
+		if (mkdir(path, sub[i].mode) < 0 && errno != EEXIST)
+			return vz_err_sys(vz_status_from_errno(errno), "upper dir: create %s", path);
+	}
+	return VZ_OK;
 }

@@ -54,4 +54,8 @@ struct vz_sandbox {
 /* Record a start-up phase that ended at @t_ns (name copied, truncated to 15 chars). */
 void vz_sandbox_add_phase(struct vz_sandbox *sb, const char *name, uint64_t t_ns);
 
+/* Make the persistent layer's upper/ and work/ below cfg->upper_dir, and the dir 0700
+ * (both backends use the same layout, so one layer serves either). */
+int vz_persistent_dirs(const vz_config *cfg);
+
 #endif

@@ -27,13 +27,13 @@ static const struct {
 
 static int bind_node(const struct vz_child_chan *ch, int devfd, const char *name)
 {
-	char p[VZ_CTR_FD_PATH], host[32];
+	char p[VZ_FD_PATH], host[32];
 	int fd = openat(devfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
 
 	if (fd < 0)
 		return vz_ctr_fail(ch, "create /dev/", name);
 	vz_ctr_path(host, "/dev/", name);
-	if (mount(host, vz_ctr_fd_path(p, fd), NULL, MS_BIND, NULL) < 0) {
+	if (mount(host, vz_fd_path(p, fd), NULL, MS_BIND, NULL) < 0) {
 		close(fd);
 		return vz_ctr_fail(ch, "bind ", host);
 	}
@@ -43,21 +43,21 @@ static int bind_node(const struct vz_child_chan *ch, int devfd, const char *name
 
 int vz_ctr_setup_dev(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch, int rootfd)
 {
-	char p[VZ_CTR_FD_PATH];
+	char p[VZ_FD_PATH];
 	int fd, devfd;
 
 	(void)plan;
-	fd = vz_ctr_mount_point(rootfd, "/dev", true);
+	fd = vz_mount_point(rootfd, "/dev", true);
 	if (fd < 0)
 		return vz_ctr_fail(ch, "create mount point ", "/dev");
-	if (mount("tmpfs", vz_ctr_fd_path(p, fd), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	if (mount("tmpfs", vz_fd_path(p, fd), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "mode=0755,size=65536k") < 0) {
 		close(fd);
 		return vz_ctr_fail(ch, "mount tmpfs on ", "/dev");
 	}
 	close(fd);
 	/* The descriptor above is the covered mount point: reopen to reach the tmpfs. */
-	devfd = vz_ctr_open_in(rootfd, "/dev", O_DIRECTORY);
+	devfd = vz_open_in(rootfd, "/dev", O_DIRECTORY);
 	if (devfd < 0)
 		return vz_ctr_fail(ch, "open ", "/dev");
 	for (size_t i = 0; i < VZ_ARRAY_SIZE(dev_nodes); i++)
@@ -73,7 +73,7 @@ int vz_ctr_setup_dev(const struct vz_ctr_plan *plan, const struct vz_child_chan 
 		vz_ctr_fail(ch, "create ", "/dev/pts");
 		goto fail;
 	}
-	if (mount("devpts", vz_ctr_fd_path(p, fd), "devpts", MS_NOSUID | MS_NOEXEC,
+	if (mount("devpts", vz_fd_path(p, fd), "devpts", MS_NOSUID | MS_NOEXEC,
 		  "newinstance,ptmxmode=0666,mode=0620") < 0) {
 		close(fd);
 		vz_ctr_fail(ch, "mount devpts on ", "/dev/pts");

@@ -26,143 +26,11 @@
 
 #define NOSUID_NODEV (MS_NOSUID | MS_NODEV)
 
-char *vz_ctr_fd_path(char buf[VZ_CTR_FD_PATH], int fd)
-{
-	char digits[12];
-	int n = 0;
-	unsigned v = (unsigned)fd;
-
-	do
-		digits[n++] = (char)('0' + v % 10);
-	while ((v /= 10) && n < (int)sizeof(digits));
-	memcpy(buf, "/proc/self/fd/", 14);
-	for (int i = 0; i < n; i++)
-		buf[14 + i] = digits[n - 1 - i];
-	buf[14 + n] = '\0';
-	return buf;
-}
-
-int vz_ctr_open_in(int rootfd, const char *path, int flags)
-{
-	struct open_how how = {
-		.flags = (uint64_t)(O_PATH | O_CLOEXEC | flags),
-		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-	};
-	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-}
-
-/* Create the last component of @path, whose parent exists inside the root. Returns 0
- * (created, or it exists), 1 when it is a symlink whose target does not exist yet (its
- * target then in @link), or -1 with errno. */
-static int create_last(int rootfd, char *path, bool dir, char *link, size_t link_len)
-{
-	char *slash = strrchr(path, '/');
-	const char *name = slash ? slash + 1 : path;
-	struct stat st;
-	int pfd, rc, saved;
-
-	if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
-		return 0;
-	if (slash) {
-		*slash = '\0';
-		pfd = vz_ctr_open_in(rootfd, path[0] ? path : "/", O_DIRECTORY);
-		*slash = '/';
-	} else {
-		pfd = vz_ctr_open_in(rootfd, "/", O_DIRECTORY);
-	}
-	if (pfd < 0)
-		return -1;
-	if (dir) {
-		rc = mkdirat(pfd, name, 0755);
-	} else {
-		rc = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (rc >= 0)
-			close(rc);
-	}
-	if (rc < 0 && errno == EEXIST && fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    S_ISLNK(st.st_mode)) {
-		ssize_t n = readlinkat(pfd, name, link, link_len - 1);
-		saved = errno;
-		close(pfd);
-		if (n < 0 || (size_t)n >= link_len - 1) {
-			errno = n < 0 ? saved : ENAMETOOLONG;
-			return -1;
-		}
-		link[n] = '\0';
-		return 1;
-	}
-	saved = errno;
-	close(pfd);
-	errno = saved;
-	return rc < 0 && errno != EEXIST ? -1 : 0;
-}
-
-int vz_ctr_mount_point(int rootfd, const char *path, bool dir)
-{
-	char buf[VZ_CTR_PATH_MAX], link[VZ_CTR_PATH_MAX], next[VZ_CTR_PATH_MAX];
-	size_t len = strnlen(path, sizeof(buf));
-	int fd = vz_ctr_open_in(rootfd, path, 0), hops = 0;
-
-	if (fd >= 0 || errno != ENOENT)
-		return fd;
-	if (len >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(buf, path, len + 1);
-restart:
-	/* Each missing component, left to right, created in its parent as resolved in the
-	 * root. A symlink whose target is missing is followed by hand, inside the root too
-	 * (its target joined with the rest of the path), as the kernel would follow it. */
-	len = strlen(buf);
-	for (size_t i = 1; i <= len; i++) {
-		bool last = i == len;
-		int rc;
-
-		if (!last && buf[i] != '/')
-			continue;
-		buf[i] = '\0';
-		fd = vz_ctr_open_in(rootfd, buf, 0);
-		if (fd >= 0) {
-			close(fd);
-		} else if (errno != ENOENT ||
-			   (rc = create_last(rootfd, buf, dir || !last, link, sizeof(link))) < 0) {
-			return -1;
-		} else if (rc == 1) {
-			char *slash = strrchr(buf, '/');
-			if (++hops > 40) {
-				errno = ELOOP;
-				return -1;
-			}
-			next[0] = '\0';
-			if (link[0] != '/' && slash) {
-				*slash = '\0';
-				vz_strlcat(next, buf, sizeof(next));
-				vz_strlcat(next, "/", sizeof(next));
-			}
-			vz_strlcat(next, link, sizeof(next));
-			if (!last) {
-				vz_strlcat(next, "/", sizeof(next));
-				vz_strlcat(next, buf + i + 1, sizeof(next));
-			}
-			if (strlen(next) >= sizeof(next) - 1) {
-				errno = ENAMETOOLONG;
-				return -1;
-			}
-			memcpy(buf, next, sizeof(buf));
-			goto restart;
-		}
-		if (!last)
-			buf[i] = '/';
-	}
-	return vz_ctr_open_in(rootfd, buf, 0);
-}
-
 /* Set @attr on the mount whose root @fd is (AT_RECURSIVE: and the mounts below). */
 static int set_attr_fd(int fd, uint64_t attr, bool recursive)
 {
 	struct mount_attr ma = { .attr_set = attr };
-	char p[VZ_CTR_FD_PATH];
+	char p[VZ_FD_PATH];
 	unsigned long fl = MS_REMOUNT | MS_BIND;
 
 	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0),
@@ -173,19 +41,19 @@ static int set_attr_fd(int fd, uint64_t attr, bool recursive)
 	/* Before Linux 5.12: a remount, which also resets the flags not named here. */
 	fl |= (attr & MOUNT_ATTR_RDONLY ? MS_RDONLY : 0) | (attr & MOUNT_ATTR_NOSUID ? MS_NOSUID : 0) |
 	      (attr & MOUNT_ATTR_NODEV ? MS_NODEV : 0);
-	return mount(NULL, vz_ctr_fd_path(p, fd), NULL, fl, NULL);
+	return mount(NULL, vz_fd_path(p, fd), NULL, fl, NULL);
 }
 
 /* Mount @fstype on @dir of the new root, created there if missing. */
 static int mount_at(const struct vz_child_chan *ch, int rootfd, const char *dir,
 		    const char *fstype, unsigned long flags, const char *opts)
 {
-	char p[VZ_CTR_FD_PATH];
-	vz_autoclose int fd = vz_ctr_mount_point(rootfd, dir, true);
+	char p[VZ_FD_PATH];
+	vz_autoclose int fd = vz_mount_point(rootfd, dir, true);
 
 	if (fd < 0)
 		return vz_ctr_fail(ch, "create mount point ", dir);
-	if (mount(fstype, vz_ctr_fd_path(p, fd), fstype, flags, opts) < 0)
+	if (mount(fstype, vz_fd_path(p, fd), fstype, flags, opts) < 0)
 		return vz_ctr_fail(ch, "mount ", dir);
 	return 0;
 }
@@ -195,22 +63,22 @@ static int mount_at(const struct vz_child_chan *ch, int rootfd, const char *dir,
 static int bind_at(const struct vz_child_chan *ch, const char *src, int rootfd, const char *dst,
 		   bool ro, bool optional)
 {
-	char p[VZ_CTR_FD_PATH];
+	char p[VZ_FD_PATH];
 	struct stat st;
 	int fd;
 
 	if (stat(src, &st) < 0)
 		return optional ? 0 : vz_ctr_fail(ch, "bind source ", src);
-	fd = vz_ctr_mount_point(rootfd, dst, S_ISDIR(st.st_mode));
+	fd = vz_mount_point(rootfd, dst, S_ISDIR(st.st_mode));
 	if (fd < 0)
 		return vz_ctr_fail(ch, "create bind mount point ", dst);
-	if (mount(src, vz_ctr_fd_path(p, fd), NULL, MS_BIND | MS_REC, NULL) < 0) {
+	if (mount(src, vz_fd_path(p, fd), NULL, MS_BIND | MS_REC, NULL) < 0) {
 		close(fd);
 		return vz_ctr_fail(ch, "bind mount on ", dst);
 	}
 	close(fd);
 	/* The descriptor is the covered mount point: reopen to reach the new mount. */
-	fd = vz_ctr_open_in(rootfd, dst, 0);
+	fd = vz_open_in(rootfd, dst, 0);
 	if (fd < 0 || set_attr_fd(fd, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID |
 					      (ro ? MOUNT_ATTR_RDONLY : 0), true) < 0) {
 		if (fd >= 0)
@@ -244,7 +112,7 @@ static int overlay_opts(const struct vz_ctr_plan *plan, const struct vz_child_ch
 {
 	static const char *const sub[] = { "/upper", "/work" };
 	static const char *const key[] = { ",upperdir=", ",workdir=" };
-	char path[VZ_CTR_PATH_MAX], p[VZ_CTR_FD_PATH];
+	char path[VZ_CTR_PATH_MAX], p[VZ_FD_PATH];
 
 	opts[0] = '\0';
 	vz_strlcat(opts, "lowerdir=", len);
@@ -255,7 +123,7 @@ static int overlay_opts(const struct vz_ctr_plan *plan, const struct vz_child_ch
 		if (fd < 0)
 			return vz_ctr_fail(ch, "open overlay layer ", path);
 		vz_strlcat(opts, key[i], len);
-		vz_strlcat(opts, vz_ctr_fd_path(p, fd), len);
+		vz_strlcat(opts, vz_fd_path(p, fd), len);
 	}
 	/* In a user namespace overlayfs must keep its metadata in user.* xattrs
 	 * (trusted.* needs real root). */
@@ -318,22 +186,22 @@ static int mask_proc(const struct vz_child_chan *ch, int rootfd)
 	static const char *const ro[] = { "/proc/sys", "/proc/sysrq-trigger", "/proc/irq",
 					  "/proc/bus" };
 	static const char *const masked[] = { "/proc/kcore", "/proc/keys", "/proc/timer_list" };
-	char p[VZ_CTR_FD_PATH];
+	char p[VZ_FD_PATH];
 
 	for (size_t i = 0; i < VZ_ARRAY_SIZE(ro); i++) {
-		int fd = vz_ctr_open_in(rootfd, ro[i], 0);
+		int fd = vz_open_in(rootfd, ro[i], 0);
 		if (fd < 0) {
 			if (errno == ENOENT)
 				continue;
 			return vz_ctr_fail(ch, "open ", ro[i]);
 		}
-		vz_ctr_fd_path(p, fd);
+		vz_fd_path(p, fd);
 		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
 			close(fd);
 			return vz_ctr_fail(ch, "bind ", ro[i]);
 		}
 		close(fd);
-		fd = vz_ctr_open_in(rootfd, ro[i], 0);
+		fd = vz_open_in(rootfd, ro[i], 0);
 		if (fd < 0 || set_attr_fd(fd, MOUNT_ATTR_RDONLY, true) < 0) {
 			if (fd >= 0)
 				close(fd);
@@ -342,13 +210,13 @@ static int mask_proc(const struct vz_child_chan *ch, int rootfd)
 		close(fd);
 	}
 	for (size_t i = 0; i < VZ_ARRAY_SIZE(masked); i++) {
-		int fd = vz_ctr_open_in(rootfd, masked[i], 0);
+		int fd = vz_open_in(rootfd, masked[i], 0);
 		if (fd < 0) {
 			if (errno == ENOENT)
 				continue;
 			return vz_ctr_fail(ch, "open ", masked[i]);
 		}
-		if (mount("/dev/null", vz_ctr_fd_path(p, fd), NULL, MS_BIND, NULL) < 0) {
+		if (mount("/dev/null", vz_fd_path(p, fd), NULL, MS_BIND, NULL) < 0) {
 			close(fd);
 			return vz_ctr_fail(ch, "mask ", masked[i]);
 		}
@@ -360,12 +228,12 @@ static int mask_proc(const struct vz_child_chan *ch, int rootfd)
 static int mount_sys(const struct vz_child_chan *ch, int rootfd)
 {
 	unsigned long fl = MS_RDONLY | NOSUID_NODEV | MS_NOEXEC;
-	char p[VZ_CTR_FD_PATH];
-	vz_autoclose int fd = vz_ctr_mount_point(rootfd, "/sys", true);
+	char p[VZ_FD_PATH];
+	vz_autoclose int fd = vz_mount_point(rootfd, "/sys", true);
 
 	if (fd < 0)
 		return vz_ctr_fail(ch, "create mount point ", "/sys");
-	if (mount("sysfs", vz_ctr_fd_path(p, fd), "sysfs", fl, NULL) == 0)
+	if (mount("sysfs", vz_fd_path(p, fd), "sysfs", fl, NULL) == 0)
 		return 0;
 	/* A user namespace sharing the host's network may not mount sysfs: bind it. */
 	if (errno != EPERM)

@@ -11,28 +11,6 @@
 #include "common/util.h"
 #include "container/plan.h"
 
-/* The persistent layer's directories. @upper_dir itself becomes 0700: a root workload
- * can leave set-uid files there that no other host user may reach. upper/ keeps 0755,
- * since overlayfs shows its mode as the sandbox's "/". */
-static int persistent_dirs(const vz_config *cfg)
-{
-	static const struct {
-		const char *name;
-		mode_t mode;
-	} sub[] = { { "upper", 0755 }, { "work", 0700 } };
-	char path[VZ_CTR_PATH_MAX];
-
-	if (chmod(cfg->upper_dir, 0700) < 0)
-		return vz_err_sys(vz_status_from_errno(errno), "upper dir %s: chmod 0700",
-				  cfg->upper_dir);
-	for (size_t i = 0; i < VZ_ARRAY_SIZE(sub); i++) {
-		snprintf(path, sizeof(path), "%s/%s", cfg->upper_dir, sub[i].name);
-		if (mkdir(path, sub[i].mode) < 0 && errno != EEXIST)
-			return vz_err_sys(vz_status_from_errno(errno), "upper dir: create %s", path);
-	}
-	return VZ_OK;
-}
-
 /* Where the kernel keeps this process's argv and environment strings: fields 48-51 of
  * /proc/self/stat (arg_start arg_end env_start env_end, Linux 3.5+). Read once. */
 static uintptr_t host_strings[4];
@@ -83,7 +61,7 @@ int vz_ctr_plan_build(struct vz_ctr_plan *plan, struct vz_sandbox *sb)
 	memcpy(plan->host_args, &host_strings[0], sizeof(plan->host_args));
 	memcpy(plan->host_env, &host_strings[2], sizeof(plan->host_env));
 	if (cfg->rootfs_mode == VZ_ROOTFS_PERSISTENT)
-		return persistent_dirs(cfg);
+		return vz_persistent_dirs(cfg);
 	return VZ_OK;
 }
 

@@ -12,6 +12,7 @@
 #include "common/cgroup.h"
 #include "common/config.h"
 #include "common/proc.h"
+#include "security/inroot.h"
 
 #define VZ_CTR_PATH_MAX 4096
 
@@ -48,17 +49,6 @@ int vz_ctr_setup_rootfs(const struct vz_ctr_plan *plan, const struct vz_child_ch
 int vz_ctr_setup_dev(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch,
 		     int rootfd);
 
-/* Paths inside the new root (child side, async-signal-safe). */
-#define VZ_CTR_FD_PATH 32
-/* "/proc/self/fd/N" into @buf. */
-char *vz_ctr_fd_path(char buf[VZ_CTR_FD_PATH], int fd);
-/* openat2(@rootfd, @path, O_PATH | @flags) with every component resolved inside the tree
- * of @rootfd (RESOLVE_IN_ROOT, no magic links). -1 with errno on failure. */
-int vz_ctr_open_in(int rootfd, const char *path, int flags);
-/* An O_PATH descriptor of mount point @path inside @rootfd's tree, resolved as above;
- * missing components are created there (directories 0755; the last one a directory if
- * @dir, else an empty file). -1 with errno on failure. */
-int vz_ctr_mount_point(int rootfd, const char *path, bool dir);
 /* PID 1: fork the workload, reap, forward signals, report, exit. Never returns. */
 __attribute__((noreturn)) void vz_ctr_init(const struct vz_ctr_plan *plan,
 					   const struct vz_child_chan *ch);
