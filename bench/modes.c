@@ -160,7 +160,7 @@ static void vz_setup(struct bench *b, struct mode *m, vz_backend be)
 	if (be == VZ_BACKEND_VM) {
 		msg(b->host_kvm, sizeof(b->host_kvm), "%s", why ? why : "");
 		msg(m->about, sizeof(m->about), "libvz's own KVM VMM: guest kernel %s, %u MiB RAM, "
-		    "1 vCPU, rootfs copied into an initramfs, libvz's guest init (limits, "
+		    "1 vCPU, rootfs shared through virtio-fs, libvz's guest init (limits, "
 		    "seccomp, capabilities dropped); %s", b->kernel[0] ? b->kernel : "(default)",
 		    b->o.vm_ram_mib, why ? why : "");
 	} else {

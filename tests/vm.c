@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vz/vz.h>
@@ -126,41 +127,16 @@ static void t_stock_bzimage_on_pvm(void)
 	expect_kernel_refused(path, VZ_ENOTSUP, "kvm_pvm");
 }
 
-static void t_rootfs_larger_than_ram(void)
-{
-	char root[256], big[300], cmd[600];
-	const char *argv[] = { "/bin/true" };
-	vz_config *cfg;
-	vz_sandbox *sb = NULL;
-	int fd;
+/* A guest that never ends fails its case, naming itself, instead of holding the whole
+ * program until ctest's timeout (ten boots at once take ~110 s on kvm_pvm). */
+#define VM_WALL_MS 600000
 
-	snprintf(root, sizeof(root), "%s/bigroot", tmpdir);
-	snprintf(cmd, sizeof(cmd), "cp -a %s %s", VZ_TEST_ROOTFS, root);
-	if (!CHECK(system(cmd) == 0))
-		return;
-	snprintf(big, sizeof(big), "%s/big.bin", root);
-	fd = open(big, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	CHECK(fd >= 0 && ftruncate(fd, 200 << 20) == 0); /* sparse, read back as zeros */
-	if (fd >= 0)
-		close(fd);
-	cfg = base_config(root, argv, 1);
-	if (!CHECK(cfg != NULL))
-		return;
-	CHECK_OK(vz_sandbox_create(&sb, VZ_BACKEND_VM, cfg));
-	if (sb) {
-		CHECK_OK(vz_sandbox_limit(sb, VZ_LIMIT_MEMORY, 128ll << 20));
-		CHECK_INT(vz_sandbox_start(sb), ==, VZ_EINVAL);
-		CHECK_MSG(strstr(vz_error_last()->message, "does not fit") != NULL, "%s",
-			  vz_error_last()->message);
-	}
-	vz_sandbox_free(sb);
-	vz_config_free(cfg);
-}
+static char start_msg[1024]; /* start's error message, kept by run_vm() */
 
-static char start_msg[512]; /* start's error message, kept by run_vm() */
-
-/* Run to the end; returns start's status (its message in start_msg). */
-static int run_vm(vz_config *cfg, int64_t mem, vz_result *res, char *out, size_t outlen)
+/* Run to the end, for at most @wall_ms of wall time; returns start's status (its message
+ * in start_msg). */
+static int run_vm(vz_config *cfg, int64_t mem, int64_t wall_ms, vz_result *res, char *out,
+		  size_t outlen)
 {
 	vz_sandbox *sb = NULL;
 	int rc;
@@ -172,9 +148,7 @@ static int run_vm(vz_config *cfg, int64_t mem, vz_result *res, char *out, size_t
 		return rc;
 	if (mem)
 		vz_sandbox_limit(sb, VZ_LIMIT_MEMORY, mem);
-	/* A guest that never ends fails its case, naming itself, instead of holding the
-	 * whole program until ctest's timeout (ten boots at once take ~110 s on kvm_pvm). */
-	vz_sandbox_limit(sb, VZ_LIMIT_WALL_TIME, 600000);
+	vz_sandbox_limit(sb, VZ_LIMIT_WALL_TIME, wall_ms);
 	rc = vz_sandbox_start(sb);
 	if (rc == VZ_OK && out) {
 		int fd = vz_sandbox_stdio_fd(sb, VZ_STDOUT);
@@ -204,7 +178,7 @@ static void t_guest_panic(void)
 		return;
 	/* PID 1 exits at once: the guest kernel panics ("Attempted to kill init"). */
 	CHECK_OK(vz_config_set_kernel_cmdline(cfg, "rdinit=/bin/true"));
-	CHECK_INT(run_vm(cfg, 0, &res, NULL, 0), ==, VZ_EGUEST);
+	CHECK_INT(run_vm(cfg, 0, VM_WALL_MS, &res, NULL, 0), ==, VZ_EGUEST);
 	CHECK_MSG(strstr(start_msg, "Kernel panic") != NULL, "%s", start_msg);
 	CHECK_MSG(strstr(res.message, "Kernel panic") != NULL, "%s", res.message);
 	CHECK_INT(res.reason, ==, VZ_REASON_SETUP_FAILED);
@@ -213,8 +187,10 @@ static void t_guest_panic(void)
 
 /* ---- hostile guests: hand-made PVH "kernels" ---- */
 
-/* An ELF vmlinux look-alike: one segment of 32-bit code at 1 MiB and the PVH note.
- * It carries the "vzpvm" marker so that kvm_pvm hosts accept it too. */
+#define PAYLOAD_BASE 0x100000u /* where the image is loaded, and its entry point */
+
+/* An ELF vmlinux look-alike: one segment of 32-bit code (and its data) at 1 MiB and the
+ * PVH note. It carries the "vzpvm" marker so that kvm_pvm hosts accept it too. */
 static void write_payload(const char *path, const uint8_t *code, size_t len)
 {
 	struct {
@@ -225,8 +201,12 @@ static void write_payload(const char *path, const uint8_t *code, size_t len)
 		uint32_t entry;
 		char marker[8];
 	} __attribute__((packed)) h = { 0 };
-	uint8_t file[8192] = { 0 };
+	uint8_t *file = calloc(1, 4096 + len);
 
+	if (!file) {
+		printf("#   cannot write %s: out of memory\n", path);
+		return;
+	}
 	memcpy(h.eh.e_ident, ELFMAG, SELFMAG);
 	h.eh.e_ident[EI_CLASS] = ELFCLASS64;
 	h.eh.e_ident[EI_DATA] = ELFDATA2LSB;
@@ -234,27 +214,36 @@ static void write_payload(const char *path, const uint8_t *code, size_t len)
 	h.eh.e_type = ET_EXEC;
 	h.eh.e_machine = EM_X86_64;
 	h.eh.e_version = EV_CURRENT;
-	h.eh.e_entry = 0x100000;
+	h.eh.e_entry = PAYLOAD_BASE;
 	h.eh.e_phoff = sizeof(Elf64_Ehdr);
 	h.eh.e_ehsize = sizeof(Elf64_Ehdr);
 	h.eh.e_phentsize = sizeof(Elf64_Phdr);
 	h.eh.e_phnum = 2;
-	h.ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD, .p_flags = PF_R | PF_X, .p_offset = 4096,
-				.p_vaddr = 0x100000, .p_paddr = 0x100000, .p_filesz = len,
-				.p_memsz = len, .p_align = 4096 };
-	h.ph[1] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_flags = PF_R,
+	h.ph[0] = (Elf64_Phdr){ .p_type = PT_LOAD,
+				.p_flags = PF_R | PF_W | PF_X,
+				.p_offset = 4096,
+				.p_vaddr = PAYLOAD_BASE,
+				.p_paddr = PAYLOAD_BASE,
+				.p_filesz = len,
+				.p_memsz = len,
+				.p_align = 4096 };
+	h.ph[1] = (Elf64_Phdr){ .p_type = PT_NOTE,
+				.p_flags = PF_R,
 				.p_offset = offsetof(__typeof__(h), nh),
-				.p_filesz = sizeof(Elf64_Nhdr) + 4 + 4, .p_align = 4 };
+				.p_filesz = sizeof(Elf64_Nhdr) + 4 + 4,
+				.p_align = 4 };
 	h.nh = (Elf64_Nhdr){ .n_namesz = 4, .n_descsz = 4, .n_type = 18 /* PHYS32_ENTRY */ };
 	memcpy(h.name, "Xen", 4);
-	h.entry = 0x100000;
+	h.entry = PAYLOAD_BASE;
 	memcpy(h.marker, "vzpvm", 6);
 	memcpy(file, &h, sizeof(h));
 	memcpy(file + 4096, code, len);
 	write_file(path, file, 4096 + len);
+	free(file);
 }
 
-static int run_payload(const uint8_t *code, size_t len, const char *name, vz_result *res)
+static int run_payload(const uint8_t *code, size_t len, const char *name, int64_t wall_ms,
+		       vz_result *res)
 {
 	char path[256];
 	const char *argv[] = { "/bin/true" };
@@ -266,44 +255,407 @@ static int run_payload(const uint8_t *code, size_t len, const char *name, vz_res
 	if (!cfg)
 		return VZ_ERROR;
 	vz_config_set_kernel(cfg, path);
-	rc = run_vm(cfg, 64ll << 20, res, NULL, 0);
+	rc = run_vm(cfg, 64ll << 20, wall_ms, res, NULL, 0);
 	vz_config_free(cfg);
 	return rc;
 }
 
+/* ---- a hostile virtio driver, assembled by hand ----
+ *
+ * The payload runs in 32-bit protected mode (flat segments, paging off), so every guest
+ * address below is also its linear address. Its image is code first, then the rings and
+ * buffers of each scenario at fixed offsets, filled in by the test before the boot. */
+
+#define HG_RAM (64u << 20)		  /* guest RAM of run_payload() */
+#define HG_VIRTIO 0xd0000000u		  /* the console: the first virtio-mmio device */
+#define HG_CODE_MAX 0x2000u		  /* code: the image's first 8 KiB */
+#define HG_SLOT(i) (0x2000u + (i)*0x200u) /* rings and buffers of scenario i */
+#define HG_SLOTS 24
+#define HG_MSG (HG_SLOT(HG_SLOTS)) /* the final control message */
+#define HG_IMAGE (HG_MSG + 0x800u) /* 0x5800 bytes: 22 KiB */
+#define HG_NUM 4		   /* queue size of every scenario */
+#define HG_TEXT (1024 - 8)	   /* the final message's text: more than the host keeps */
+#define HG_WALL_MS 20000	   /* the run takes well under a second on kvm_pvm */
+/* Inside a slot: the descriptor table (16-byte aligned), avail (2), used (4), buffers. */
+#define HG_DESC 0x000u
+#define HG_AVAIL 0x080u
+#define HG_USED 0x100u
+#define HG_BUF 0x180u
+
+/* virtio-mmio v2 registers and status bits */
+enum {
+	VIO_DRV_FEATURES = 0x020,
+	VIO_DRV_FEATURES_SEL = 0x024,
+	VIO_QUEUE_SEL = 0x030,
+	VIO_QUEUE_NUM = 0x038,
+	VIO_QUEUE_READY = 0x044,
+	VIO_QUEUE_NOTIFY = 0x050,
+	VIO_STATUS = 0x070,
+	VIO_QUEUE_DESC = 0x080,
+	VIO_QUEUE_DRIVER = 0x090,
+	VIO_QUEUE_DEVICE = 0x0a0,
+	VIO_CONFIG = 0x100,
+};
+#define VIO_S_FEATURES_OK 0xbu /* ACKNOWLEDGE | DRIVER | FEATURES_OK */
+#define VIO_S_DRIVER_OK 0xfu
+#define VIO_S_NEEDS_RESET 0x40u
+#define VRING_F_NEXT 1
+#define VRING_F_WRITE 2
+#define VRING_F_INDIRECT 4
+
+struct hg {
+	uint8_t img[HG_IMAGE];
+	size_t pc; /* where the next instruction goes */
+	int slots, overflow;
+};
+
+static void hg_emit(struct hg *g, const void *b, size_t n)
+{
+	if (g->pc + n > HG_CODE_MAX) {
+		g->overflow = 1;
+		return;
+	}
+	memcpy(g->img + g->pc, b, n);
+	g->pc += n;
+}
+
+#define HG_CODE(g, ...)                                                                            \
+	hg_emit(g, (const uint8_t[]){ __VA_ARGS__ }, sizeof((const uint8_t[]){ __VA_ARGS__ }))
+
+static void hg_emit32(struct hg *g, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+	hg_emit(g, b, 4);
+}
+
+/* mov dword [addr], v */
+static void hg_store32(struct hg *g, uint32_t addr, uint32_t v)
+{
+	HG_CODE(g, 0xc7, 0x05);
+	hg_emit32(g, addr);
+	hg_emit32(g, v);
+}
+
+/* 1: mov eax, [addr]; test eax, mask; jz 1b. The VMM serves queues on another thread:
+ * the guest waits until it has answered. */
+static void hg_wait(struct hg *g, uint32_t addr, uint32_t mask)
+{
+	HG_CODE(g, 0xa1);
+	hg_emit32(g, addr);
+	HG_CODE(g, 0xa9);
+	hg_emit32(g, mask);
+	HG_CODE(g, 0x74, (uint8_t)-12);
+}
+
+/* The guest's assertion: mov eax, [addr]; cmp eax, v; je 1f; int3; 1:. With no IDT the
+ * int3 ends the VM with a triple fault, which the test reports. */
+static void hg_assert_eq(struct hg *g, uint32_t addr, uint32_t v)
+{
+	HG_CODE(g, 0xa1);
+	hg_emit32(g, addr);
+	HG_CODE(g, 0x3d);
+	hg_emit32(g, v);
+	HG_CODE(g, 0x74, 0x01, 0xcc);
+}
+
+static void hg_reg(struct hg *g, uint32_t off, uint32_t v)
+{
+	hg_store32(g, HG_VIRTIO + off, v);
+}
+
+/* Status 1, 3; VERSION_1 (feature bit 32) only; FEATURES_OK, which the device must keep:
+ * Status reads back exactly 0xb, so a DEVICE_NEEDS_RESET left over from an earlier step
+ * (or set by a stray write) cannot answer the next step's wait. */
+static void hg_init(struct hg *g)
+{
+	hg_reg(g, VIO_STATUS, 1);
+	hg_reg(g, VIO_STATUS, 3);
+	hg_reg(g, VIO_DRV_FEATURES_SEL, 1);
+	hg_reg(g, VIO_DRV_FEATURES, 1);
+	hg_reg(g, VIO_STATUS, VIO_S_FEATURES_OK);
+	hg_assert_eq(g, HG_VIRTIO + VIO_STATUS, VIO_S_FEATURES_OK);
+}
+
+/* The device must refuse what the driver just did: wait for DEVICE_NEEDS_RESET, reset
+ * the device (Status 0) and initialise it again. A device that lets a rule pass leaves
+ * the guest waiting here until the wall-time limit ends it. */
+static void hg_expect_reset(struct hg *g)
+{
+	hg_wait(g, HG_VIRTIO + VIO_STATUS, VIO_S_NEEDS_RESET);
+	hg_reg(g, VIO_STATUS, 0);
+	hg_init(g);
+}
+
+/* A scenario's slot, cleared; returns its guest address. */
+static uint32_t hg_slot(struct hg *g)
+{
+	uint32_t off = HG_SLOT(g->slots);
+	if (g->slots >= HG_SLOTS) {
+		g->overflow = 1;
+		return PAYLOAD_BASE + HG_SLOT(0);
+	}
+	g->slots++;
+	memset(g->img + off, 0, 0x200);
+	return PAYLOAD_BASE + off;
+}
+
+static void hg_put64(struct hg *g, uint32_t gpa, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		g->img[gpa - PAYLOAD_BASE + i] = (uint8_t)(v >> (8 * i));
+}
+static void hg_put32(struct hg *g, uint32_t gpa, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		g->img[gpa - PAYLOAD_BASE + i] = (uint8_t)(v >> (8 * i));
+}
+static void hg_put16(struct hg *g, uint32_t gpa, uint16_t v)
+{
+	g->img[gpa - PAYLOAD_BASE] = (uint8_t)v;
+	g->img[gpa - PAYLOAD_BASE + 1] = (uint8_t)(v >> 8);
+}
+
+/* Descriptor @i of slot @s. */
+static void hg_desc(struct hg *g, uint32_t s, unsigned i, uint64_t addr, uint32_t len,
+		    uint16_t flags, uint16_t next)
+{
+	uint32_t d = s + HG_DESC + 16 * i;
+	hg_put64(g, d, addr);
+	hg_put32(g, d + 8, len);
+	hg_put16(g, d + 12, flags);
+	hg_put16(g, d + 14, next);
+}
+
+/* Avail ring of slot @s: one chain at @head, index @idx. */
+static void hg_avail(struct hg *g, uint32_t s, uint16_t head, uint16_t idx)
+{
+	hg_put16(g, s + HG_AVAIL + 4, head);
+	hg_put16(g, s + HG_AVAIL + 2, idx);
+}
+
+/* Set up queue @q of @num entries at @desc/@avail/@used and make it ready. */
+static void hg_queue(struct hg *g, uint32_t q, uint32_t num, uint64_t desc, uint64_t avail,
+		     uint64_t used)
+{
+	hg_reg(g, VIO_QUEUE_SEL, q);
+	hg_reg(g, VIO_QUEUE_NUM, num);
+	hg_reg(g, VIO_QUEUE_DESC, (uint32_t)desc);
+	hg_reg(g, VIO_QUEUE_DESC + 4, (uint32_t)(desc >> 32));
+	hg_reg(g, VIO_QUEUE_DRIVER, (uint32_t)avail);
+	hg_reg(g, VIO_QUEUE_DRIVER + 4, (uint32_t)(avail >> 32));
+	hg_reg(g, VIO_QUEUE_DEVICE, (uint32_t)used);
+	hg_reg(g, VIO_QUEUE_DEVICE + 4, (uint32_t)(used >> 32));
+	hg_reg(g, VIO_QUEUE_READY, 1);
+}
+
+/* Queue 1 (the control port's transmitq: guest -> host) with slot @s's rings. */
+static void hg_queue_slot(struct hg *g, uint32_t s, uint32_t num)
+{
+	hg_queue(g, 1, num, s + HG_DESC, s + HG_AVAIL, s + HG_USED);
+}
+
+/* Rings the device refuses when the driver makes the queue ready. */
+static void hg_bad_rings(struct hg *g, uint32_t q, uint32_t num, uint64_t desc, uint64_t avail,
+			 uint64_t used)
+{
+	hg_queue(g, q, num, desc, avail, used);
+	hg_expect_reset(g);
+}
+
+/* Queue 1 with slot @s (descriptors and avail filled by the caller), DRIVER_OK, kick:
+ * the device's thread takes the chain and must refuse it. */
+static void hg_bad_chain(struct hg *g, uint32_t s)
+{
+	hg_queue_slot(g, s, HG_NUM);
+	hg_reg(g, VIO_STATUS, VIO_S_DRIVER_OK);
+	hg_reg(g, VIO_QUEUE_NOTIFY, 1);
+	hg_expect_reset(g);
+}
+
+/* Build the hostile driver into @g; returns the image size, 0 if it did not fit. */
+static size_t hg_build(struct hg *g)
+{
+	uint32_t s, buf, msg = PAYLOAD_BASE + HG_MSG;
+
+	memset(g, 0, sizeof(*g));
+	/* Generic abuse of the bus, before any virtio. */
+	HG_CODE(g, 0x66, 0xba, 0xf8, 0x03, 0xb0, 0x41, 0xee); /* out 0x3f8, 'A' */
+	HG_CODE(g, 0x66, 0xba, 0x70, 0x00, 0xec);	      /* in al, 0x70: no device */
+	HG_CODE(g, 0x66, 0xba, 0xfe, 0x06, 0xef);	      /* out 0x6fe, eax: no device */
+	HG_CODE(g, 0x66, 0xba, 0x00, 0x06, 0xed);	      /* in eax, 0x600: no device */
+	hg_store32(g, 0xfffff000, 0x44332211);		      /* MMIO write, no device */
+	HG_CODE(g, 0xa1, 0x00, 0x00, 0x00, 0xe0);	      /* mov eax, [0xe0000000] */
+	/* The device's registers the wrong way: a byte write of 0xff to Status (registers
+	 * are 32-bit: ignored), a 16-bit read, config space past its end, a kick of a queue
+	 * that does not exist, a queue that does not exist made ready. */
+	HG_CODE(g, 0xc6, 0x05, 0x70, 0x00, 0x00, 0xd0, 0xff); /* mov byte [0xd0000070], 0xff */
+	HG_CODE(g, 0x66, 0xa1, 0x72, 0x00, 0x00, 0xd0);	      /* mov ax, [0xd0000072] */
+	hg_reg(g, VIO_CONFIG + 0xefc, 0xdeadbeef);	      /* the window's last word */
+	hg_reg(g, VIO_QUEUE_NOTIFY, 0xffff);
+	hg_reg(g, VIO_QUEUE_SEL, 99);
+	hg_reg(g, VIO_QUEUE_READY, 1);
+	hg_init(g);
+
+	/* Rings refused at QueueReady. */
+	s = hg_slot(g);
+	hg_bad_rings(g, 3, HG_NUM, 0xfff00000, s + HG_AVAIL, s + HG_USED); /* desc outside RAM */
+	hg_bad_rings(g, 1, 3, s + HG_DESC, s + HG_AVAIL, s + HG_USED);	   /* num not 2^n */
+	hg_bad_rings(g, 1, HG_NUM, s + HG_DESC + 8, s + HG_AVAIL, s + HG_USED); /* misaligned */
+	hg_bad_rings(g, 1, HG_NUM, s + HG_DESC, s + HG_AVAIL, HG_RAM - 8);	/* used past RAM */
+	hg_bad_rings(g, 1, HG_NUM, s + HG_DESC, 0x1ull << 40, s + HG_USED); /* avail above RAM */
+
+	/* Chains refused when the device takes them. */
+	s = hg_slot(g); /* a loop: 0 -> 1 -> 0 */
+	buf = s + HG_BUF;
+	hg_desc(g, s, 0, buf, 16, VRING_F_NEXT, 1);
+	hg_desc(g, s, 1, buf + 16, 16, VRING_F_NEXT, 0);
+	hg_avail(g, s, 0, 1);
+	hg_bad_chain(g, s);
+
+	s = hg_slot(g); /* a buffer straddling the end of RAM */
+	hg_desc(g, s, 0, HG_RAM - 0x1000, 0x2000, 0, 0);
+	hg_avail(g, s, 0, 1);
+	hg_bad_chain(g, s);
+
+	s = hg_slot(g); /* a buffer whose end overflows 64 bits */
+	hg_desc(g, s, 0, 0xfffffffffffff000ull, 0x2000, 0, 0);
+	hg_avail(g, s, 0, 1);
+	hg_bad_chain(g, s);
+
+	s = hg_slot(g); /* a buffer on the device's own registers */
+	hg_desc(g, s, 0, HG_VIRTIO, 0x100, 0, 0);
+	hg_avail(g, s, 0, 1);
+	hg_bad_chain(g, s);
+
+	s = hg_slot(g); /* 100 chains in a ring of 4 */
+	hg_desc(g, s, 0, s + HG_BUF, 16, 0, 0);
+	hg_avail(g, s, 0, 100);
+	hg_bad_chain(g, s);
+
+	s = hg_slot(g); /* next index past the table */
+	hg_desc(g, s, 0, s + HG_BUF, 16, VRING_F_NEXT, HG_NUM);
+	hg_avail(g, s, 0, 1);
+	hg_bad_chain(g, s);
+
+	s = hg_slot(g); /* head past the table */
+	hg_desc(g, s, 0, s + HG_BUF, 16, 0, 0);
+	hg_avail(g, s, HG_NUM, 1);
+	hg_bad_chain(g, s);
+
+	s = hg_slot(g); /* an indirect table (the feature is not offered) */
+	hg_desc(g, s, 0, s + HG_BUF, 16, VRING_F_INDIRECT, 0);
+	hg_avail(g, s, 0, 1);
+	hg_bad_chain(g, s);
+
+	s = hg_slot(g); /* a readable buffer after a writable one */
+	hg_desc(g, s, 0, s + HG_BUF, 16, VRING_F_WRITE | VRING_F_NEXT, 1);
+	hg_desc(g, s, 1, s + HG_BUF + 16, 16, 0, 0);
+	hg_avail(g, s, 0, 1);
+	hg_bad_chain(g, s);
+
+	/* The device recovered: a valid control message, VZ_MSG_ERROR {type, len} {code,
+	 * errno} text, with an invalid code and a text longer than the host keeps. */
+	s = hg_slot(g);
+	hg_put32(g, msg, 3);		   /* VZ_MSG_ERROR */
+	hg_put32(g, msg + 4, 8 + HG_TEXT); /* len: VZ_MSG_GUEST_MAX, the most allowed */
+	hg_put32(g, msg + 8, 0x7fffffff);  /* code: not a vz_status */
+	hg_put32(g, msg + 12, 12345);	   /* errno */
+	memset(g->img + HG_MSG + 16, 'A', HG_TEXT);
+	hg_desc(g, s, 0, msg, 16 + HG_TEXT, 0, 0);
+	hg_avail(g, s, 0, 1);
+	hg_queue_slot(g, s, HG_NUM);
+	hg_reg(g, VIO_STATUS, VIO_S_DRIVER_OK);
+	hg_reg(g, VIO_QUEUE_NOTIFY, 1);
+	/* jmp $: spin until the VMM ends the VM. (Not hlt: with the in-kernel irqchip a hlt
+	 * never leaves KVM, and with interrupts off it would sleep until the time limit.) */
+	HG_CODE(g, 0xeb, 0xfe);
+	return g->overflow ? 0 : sizeof(g->img);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Run the hostile driver; returns start's status. */
+static int run_hostile_driver(vz_result *res, uint64_t *ms)
+{
+	static struct hg g;
+	size_t len = hg_build(&g);
+	uint64_t t0 = now_ms();
+	int rc;
+
+	if (!CHECK_MSG(len > 0, "the hostile driver does not fit its image"))
+		return VZ_ERROR;
+	rc = run_payload(g.img, len, "hostile-devices", HG_WALL_MS, res);
+	*ms = now_ms() - t0;
+	return rc;
+}
+
+/* A hostile virtio driver: the generic abuses of the bus first, then rings and chains
+ * that break every rule of virtio.h, each of which the device must refuse by asking for
+ * a reset (the guest waits for DEVICE_NEEDS_RESET, resets, starts over), and at last a
+ * valid control message whose claim is passed on only as the guest's own failure. Had
+ * the VMM accepted a bad queue the guest would wait until the wall-time limit; had it
+ * crashed, or reset the device badly (the guest checks Status after every reset and
+ * stops with a triple fault), the message would never arrive either. */
+/* The rootfs reaches the guest through virtio-fs, not a copy: one larger than guest RAM
+ * runs, and the guest reads its far end (a 200 MiB sparse file, 128 MiB of RAM). */
+static void t_rootfs_larger_than_ram(void)
+{
+	char root[256], big[300], cmd[600], out[256];
+	/* Its size, and its last 4 bytes by seeking (reading 200 MiB would take minutes
+	 * on kvm_pvm). */
+	const char *argv[] = { "/bin/sh", "-c",
+			       "set -- $(ls -ln /big.bin); echo $5; "
+			       "dd if=/big.bin bs=4 skip=52428799 count=1 2>/dev/null" };
+	vz_config *cfg;
+	vz_result res;
+	int fd;
+
+	snprintf(root, sizeof(root), "%s/bigroot", tmpdir);
+	snprintf(cmd, sizeof(cmd), "cp -a %s %s", VZ_TEST_ROOTFS, root);
+	if (!CHECK(system(cmd) == 0))
+		return;
+	snprintf(big, sizeof(big), "%s/big.bin", root);
+	fd = open(big, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	CHECK(fd >= 0 && ftruncate(fd, 200 << 20) == 0 && pwrite(fd, "tail", 4, (200 << 20) - 4) == 4);
+	if (fd >= 0)
+		close(fd);
+	cfg = base_config(root, argv, 3);
+	if (!CHECK(cfg != NULL))
+		return;
+	CHECK_OK(run_vm(cfg, 128ll << 20, VM_WALL_MS, &res, out, sizeof(out)));
+	CHECK_INT(res.reason, ==, VZ_REASON_EXITED);
+	CHECK_STR(out, "209715200\ntail");
+	vz_config_free(cfg);
+}
+
 static void t_hostile_guest_devices(void)
 {
-	/* 32-bit protected mode, flat segments, paging off. */
-	static const uint8_t code[] = {
-		0x66, 0xba, 0xf8, 0x03, 0xb0, 0x41, 0xee,	/* out 0x3f8, 'A'          */
-		0x66, 0xba, 0x70, 0x00, 0xec,			/* in al, 0x70 (no device)  */
-		0x66, 0xba, 0xfe, 0x06, 0xef,			/* out 0x6fe, eax: straddles the status window */
-		0xc7, 0x05, 0x00, 0x00, 0x00, 0xd0, 0xef, 0xbe, 0xad, 0xde, /* mmio [0xd0000000] */
-		0xc7, 0x05, 0x00, 0xf0, 0xff, 0xff, 0x11, 0x22, 0x33, 0x44, /* mmio [0xfffff000] */
-		0xa1, 0x00, 0x00, 0x00, 0xe0,			/* mov eax, [0xe0000000]    */
-		0x66, 0xba, 0xef, 0x06, 0xb0, 0x99, 0xee,	/* unknown status command   */
-		0xbe, 0x00, 0x00, 0x10, 0x00,			/* esi = our own code       */
-		0xb9, 0x00, 0x10, 0x00, 0x00,			/* ecx = 4096               */
-		0x66, 0xba, 0x00, 0x06,				/* dx = status text          */
-		0xf3, 0x6e,					/* rep outsb: 4096 bytes to one port */
-		0xbe, 0x00, 0x00, 0x10, 0x00,			/* esi = code               */
-		0xb9, 0x00, 0x01, 0x00, 0x00,			/* ecx = 256                */
-		0x66, 0xba, 0x00, 0x06,				/* dx = 0x600               */
-		0xf3, 0x66, 0x6f,				/* rep outsw                */
-		0x66, 0xba, 0xe0, 0x06, 0xb8, 0xff, 0xff, 0xff, 0x7f, 0xef, /* value1 = 0x7fffffff */
-		0x66, 0xba, 0xe4, 0x06, 0xb8, 0x39, 0x30, 0x00, 0x00, 0xef, /* value2 = 12345 */
-		0x66, 0xba, 0xef, 0x06, 0xb0, 0x03, 0xee,	/* command: set-up error    */
-		0xf4, 0xeb, 0xfe,				/* hlt; jmp $               */
-	};
 	vz_result res;
-	int rc = run_payload(code, sizeof(code), "hostile-devices", &res);
+	uint64_t ms = 0;
+	int rc = run_hostile_driver(&res, &ms);
+	char run[65];
 
-	/* The guest's claim is passed on only as the guest's own failure, its code clamped
-	 * to a valid one and its text bounded and terminated. */
+	printf("# hostile driver ended after %llu ms: %d, %s, a %zu-byte message: %.100s\n",
+	       (unsigned long long)ms, rc, vz_reason_name(res.reason), strlen(start_msg), start_msg);
+	CHECK_MSG(res.reason != VZ_REASON_TIMED_OUT && ms < HG_WALL_MS,
+		  "the guest never got its message through (%llu ms, %s)", (unsigned long long)ms,
+		  vz_reason_name(res.reason));
+	CHECK_MSG(!strstr(start_msg, "triple fault"),
+		  "the guest's check of the device status failed (int3): %s", start_msg);
+	/* Its code clamped to a valid one, its text bounded (the VMM keeps VZ_MSG_TEXT_MAX
+	 * = 512 bytes of the 1016 sent) and terminated. */
 	CHECK_INT(rc, ==, VZ_ECHILD);
-	CHECK(strlen(start_msg) < 511);
-	CHECK_MSG(strstr(res.message, start_msg) != NULL, "%s / %s", res.message, start_msg);
 	CHECK_INT(res.reason, ==, VZ_REASON_SETUP_FAILED);
+	memset(run, 'A', sizeof(run) - 1);
+	run[sizeof(run) - 1] = '\0';
+	CHECK_MSG(strstr(start_msg, run) != NULL, "no text from the guest: %s", start_msg);
+	CHECK_INT(strlen(start_msg), <, 520);
+	CHECK_MSG(strstr(res.message, start_msg) != NULL, "%s / %s", res.message, start_msg);
 }
 
 static void t_hostile_guest_triple_fault(void)
@@ -311,7 +663,7 @@ static void t_hostile_guest_triple_fault(void)
 	/* int3 with no IDT: #BP, then #GP, then #DF, then a triple fault. */
 	static const uint8_t code[] = { 0xcc, 0xf4, 0xeb, 0xfe };
 	vz_result res;
-	int rc = run_payload(code, sizeof(code), "hostile-fault", &res);
+	int rc = run_payload(code, sizeof(code), "hostile-fault", VM_WALL_MS, &res);
 
 	CHECK_INT(rc, ==, VZ_EGUEST);
 	CHECK_MSG(strstr(start_msg, "triple fault") != NULL, "%s", start_msg);
@@ -399,7 +751,7 @@ static void *one_vm(void *arg)
 
 	snprintf(script, sizeof(script), "echo vm-%d; exit %d", o->i, o->i);
 	cfg = base_config(VZ_TEST_ROOTFS, argv, 3);
-	o->rc = cfg ? run_vm(cfg, 96ll << 20, &o->res, o->out, sizeof(o->out)) : VZ_ERROR;
+	o->rc = cfg ? run_vm(cfg, 96ll << 20, VM_WALL_MS, &o->res, o->out, sizeof(o->out)) : VZ_ERROR;
 	vz_config_free(cfg);
 	return NULL;
 }
@@ -435,7 +787,7 @@ static const struct {
 } cases[] = {
 	{ "bad_kernel_files", t_bad_kernel_files, 0 },
 	{ "stock_bzimage_on_pvm", t_stock_bzimage_on_pvm, 0 },
-	{ "rootfs_larger_than_ram", t_rootfs_larger_than_ram, 0 },
+	{ "rootfs_larger_than_ram", t_rootfs_larger_than_ram, 1 },
 	{ "hostile_guest_devices", t_hostile_guest_devices, 0 },
 	{ "hostile_guest_triple_fault", t_hostile_guest_triple_fault, 0 },
 	{ "hostile_guest_spins", t_hostile_guest_spins, 0 },

@@ -24,6 +24,7 @@ readonly PACKAGES=(
 	linux-source-6.1 flex bison bc   # the guest kernel (tools/guest-kernel/build.sh)
 	libelf-dev xz-utils cpio
 	qemu-system-x86                  # the kvm_amd testbed; the QEMU peer in bench/
+	clang libclang-rt-14-dev         # the libFuzzer targets (tests/fuzz)
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -118,7 +118,8 @@ if build build-asan -DCMAKE_BUILD_TYPE=Debug -DVZ_SANITIZE=address,undefined -DV
 	# Guest boots take tens of seconds each on kvm_pvm, so this run boots none
 	# (conformance_vm and the testbed are left out, VZ_TEST_VM_BOOTS=0 for the rest):
 	# the sanitizers still see the VMM run the hostile hand-made guests of tests/vm.c.
-	ctest_args="-E ^conformance_vm$ -LE kvm_testbed" run_ctest build-asan VZ_TEST_VM_BOOTS=0 \
+	# The fuzz targets are the same clang build in both trees: they run in ./build only.
+	ctest_args="-E ^conformance_vm$ -LE kvm_testbed|fuzz" run_ctest build-asan VZ_TEST_VM_BOOTS=0 \
 		"ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}" \
 		"UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 else

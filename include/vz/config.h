@@ -144,7 +144,9 @@ VZ_API int vz_config_set_rootfs(vz_config *cfg, const char *path);
  *                      it or one around it with ::VZ_EINVAL.
  * @return ::VZ_OK, ::VZ_EINVAL (unknown mode, missing or unexpected @p upper_dir),
  *         ::VZ_ENOMEM.
- * @note The VM backend supports only ::VZ_ROOTFS_EPHEMERAL and ::VZ_ROOTFS_READONLY.
+ * @note Both backends use the same layout of @p upper_dir (an overlayfs upper and work
+ *       directory), so one persistent layer serves either. The VM reaches it through
+ *       virtio-fs.
  */
 VZ_API int vz_config_set_rootfs_mode(vz_config *cfg, vz_rootfs_mode mode, const char *upper_dir);
 
@@ -205,9 +207,10 @@ VZ_API int vz_config_set_user(vz_config *cfg, uint32_t uid, uint32_t gid);
  *
  * The container resolves @p sandbox_path inside the rootfs, as the sandbox sees it:
  * symlinks and ".." in the image never lead out of it. Bind mounts are nodev and
- * nosuid. A program inside a bind may be argv[0]. The VM backend copies read-only
- * binds into the guest and refuses read-write ones (::VZ_ENOTSUP) until it has a shared
- * file system.
+ * nosuid. A program inside a bind may be argv[0]. The VM backend passes the bind to
+ * the guest through virtio-fs (read-only binds are refused writes by libvz's file
+ * server itself, not only by the guest's mount); the guest resolves @p sandbox_path
+ * inside its root the same way.
  *
  * @param[in] cfg          The configuration.
  * @param[in] host_path    Absolute host path of a file or directory; copied. Must exist

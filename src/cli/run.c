@@ -95,7 +95,7 @@ static void usage(FILE *f)
 	      "  -w, --cwd DIR                working directory inside the sandbox\n"
 	      "      --hostname NAME          host name (default: vz)\n"
 	      "      --user UID[:GID]         ids inside the sandbox (default: 0:0)\n"
-	      "  -v, --bind SRC:DST[:ro|rw]   bind a host path (container only); repeatable\n"
+	      "  -v, --bind SRC:DST[:ro|rw]   bind a host path (both backends); repeatable\n"
 	      "      --network loopback|none|host   network (default: loopback)\n"
 	      "      --read-only              read-only root file system\n"
 	      "      --kernel PATH            guest kernel (vm; default: $VZ_KERNEL, then the\n"

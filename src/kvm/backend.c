@@ -15,7 +15,7 @@
 #include "common/syscalls.h"
 #include "common/util.h"
 #include "common/ipc.h"
-#include "kvm/guest/job.h"
+#include "kvm/guest/abi.h"
 #include "kvm/initramfs.h"
 #include "kvm/vmm.h"
 
@@ -30,11 +30,11 @@
 #define VZ_VM_CGROUP_SLACK(ram) ((ram) / 64 + 32 * MIB)
 #define CPUID_CAP 256
 
-/* Words every guest gets: quiet serial console on ttyS2 (kept for crash reports), our
+/* Words every guest gets: quiet serial console on ttyS0 (kept for crash reports), our
  * init, reboot through the i8042 at once on panic, no probing we do not need. */
 #define CMDLINE_BASE                                                                           \
-	"console=ttyS2 quiet panic=-1 reboot=k rdinit=" VZ_INIT_PATH                          \
-	" 8250.nr_uarts=4 tsc=reliable no_timer_check nomodeset i8042.noaux"
+	"console=ttyS0 quiet panic=-1 reboot=k rdinit=" VZ_INIT_PATH                          \
+	" 8250.nr_uarts=1 tsc=reliable no_timer_check nomodeset i8042.noaux"
 /* kvm_pvm: libvz's kernel changes on, and no features whose instructions the host's
  * kernel-mode emulator refuses. */
 #define CMDLINE_PVM                                                                            \
@@ -159,19 +159,12 @@ static int kvm_validate(struct vz_sandbox *sb)
 	struct kvm_priv *p;
 	int rc;
 
-	if (cfg->rootfs_mode == VZ_ROOTFS_PERSISTENT)
-		return vz_err_set(VZ_ENOTSUP, 0, "vm: a persistent rootfs (upper dir) needs a shared "
-				  "file system, which the VM backend does not have yet; the guest "
-				  "works on a copy of the rootfs");
 	if (cfg->network == VZ_NET_HOST)
 		return vz_err_set(VZ_ENOTSUP, 0, "vm: the host's network cannot be shared with a VM");
-	for (size_t i = 0; i < cfg->nbinds; i++)
-		if (!(cfg->binds[i].flags & VZ_BIND_RO))
-			return vz_err_set(VZ_ENOTSUP, 0,
-					  "vm: bind %s: read-write binds need a shared file system, "
-					  "which the VM backend does not have yet; read-only binds "
-					  "(VZ_BIND_RO) work (their content is copied into the VM)",
-					  cfg->binds[i].src);
+	/* The root share, the persistent layer and one share per bind. */
+	if (cfg->nbinds + 2 > VZ_FUSE_MAX_SHARES)
+		return vz_err_set(VZ_EINVAL, 0, "vm: %zu binds; a VM takes at most %d", cfg->nbinds,
+				  VZ_FUSE_MAX_SHARES - 2);
 	if ((rc = vz_kimg_locate(cfg->kernel, &path)))
 		return rc;
 	if (!(p = vz_calloc(1, sizeof(*p))))
@@ -206,10 +199,20 @@ static void kvm_cgroup_limits(struct vz_sandbox *sb, int64_t *limits)
 
 static int build_cmdline(struct vz_kvm_plan *plan, const vz_config *cfg)
 {
-	int n = snprintf(plan->cmdline, sizeof(plan->cmdline), "%s%s%s%s", CMDLINE_BASE,
-			 plan->host == VZ_KVM_HOST_PVM ? CMDLINE_PVM : "",
-			 cfg->kernel_cmdline ? " " : "", cfg->kernel_cmdline ? cfg->kernel_cmdline : "");
-	if (n < 0 || (size_t)n >= sizeof(plan->cmdline))
+	size_t cap = sizeof(plan->cmdline);
+	int n = snprintf(plan->cmdline, cap, "%s%s", CMDLINE_BASE,
+			 plan->host == VZ_KVM_HOST_PVM ? CMDLINE_PVM : "");
+	int m = 0;
+
+	/* The devices' words before the caller's, which may end with "--" and init's words. */
+	if (n >= 0 && (size_t)n < cap && vz_devtab_cmdline(&plan->devtab, plan->cmdline, cap) == 0) {
+		n = (int)strlen(plan->cmdline);
+		m = snprintf(plan->cmdline + n, cap - (size_t)n, "%s%s", cfg->kernel_cmdline ? " " : "",
+			     cfg->kernel_cmdline ? cfg->kernel_cmdline : "");
+	} else {
+		n = -1;
+	}
+	if (n < 0 || m < 0 || (size_t)n + (size_t)m >= cap)
 		return vz_err_set(VZ_EINVAL, 0, "vm: the kernel command line is longer than %zu bytes",
 				  sizeof(plan->cmdline) - 1);
 	if (cfg->kernel_cmdline && strstr(cfg->kernel_cmdline, "vz.console"))
@@ -231,11 +234,13 @@ static int stream_fd(const struct vz_sandbox *sb, int i)
  * seeing end of input. */
 static void close_inherited(const struct vz_child_chan *ch, const struct vz_kvm_plan *plan)
 {
-	int keep[9] = { 0, 1, 2, ch->sync_fd, ch->status_fd, plan->kvm_fd, plan->out_fd,
-			plan->err_fd, plan->in_fd };
+	int keep[9 + VZ_FUSE_MAX_SHARES] = { 0, 1, 2, ch->sync_fd, ch->status_fd, plan->kvm_fd,
+					     plan->out_fd, plan->err_fd, plan->in_fd };
 	int n = 9, lo = 3;
 
-	/* Sort (insertion; nine entries). */
+	for (int i = 0; i < plan->nshares; i++)
+		keep[n++] = plan->shares[i].fd;
+	/* Sort (insertion; a few dozen entries at most). */
 	for (int i = 1; i < n; i++)
 		for (int j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
 			int t = keep[j];
@@ -263,14 +268,59 @@ static int kvm_child(const struct vz_child_chan *ch, void *arg)
 		return 126;
 	}
 	close_inherited(ch, plan);
+	if ((err = vz_vmm_isolate()) < 0) {
+		vz_ipc_error(ch->sync_fd, VZ_ERROR, -err,
+			     "VMM: cannot give the VMM a mount namespace of its own", NULL, NULL);
+		return 126;
+	}
 	return vz_vmm_main(ch, (void *)plan);
+}
+
+static int add_share(struct vz_kvm_plan *plan, const char *name, const char *path, bool ro,
+		     bool dir)
+{
+	struct vz_fuse_share *s = &plan->shares[plan->nshares];
+	int fd = open(path, O_PATH | O_CLOEXEC | (dir ? O_DIRECTORY : 0));
+
+	if (fd < 0)
+		return vz_err_sys(vz_status_from_errno(errno), "vm: share %s", path);
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->fd = fd;
+	s->ro = ro;
+	plan->nshares++;
+	return VZ_OK;
+}
+
+/* What the guest sees of the host: the rootfs (read-only: the guest's changes go to an
+ * overlay layer), the persistent layer, and each bind, opened here by the host, so a
+ * path swapped for a symlink later changes nothing. */
+static int open_shares(struct vz_kvm_plan *plan, const vz_config *cfg)
+{
+	char name[VZ_FUSE_NAME_MAX];
+	int rc = add_share(plan, "root", cfg->rootfs, true, true);
+
+	if (!rc && cfg->rootfs_mode == VZ_ROOTFS_PERSISTENT &&
+	    !(rc = vz_persistent_dirs(cfg)))
+		rc = add_share(plan, "upper", cfg->upper_dir, false, true);
+	for (size_t i = 0; !rc && i < cfg->nbinds; i++) {
+		snprintf(name, sizeof(name), "b%u", (unsigned)(i & 0xffff));
+		rc = add_share(plan, name, cfg->binds[i].src, cfg->binds[i].flags & VZ_BIND_RO, false);
+	}
+	return rc;
+}
+
+static void close_shares(struct vz_kvm_plan *plan)
+{
+	for (int i = 0; i < plan->nshares; i++)
+		close(plan->shares[i].fd);
+	plan->nshares = 0;
 }
 
 static int kvm_start(struct vz_sandbox *sb)
 {
 	struct kvm_priv *priv = sb->priv;
 	struct vz_kvm_plan planv = { .cgroup = sb->cgroup }, *plan = &planv;
-	struct vz_cpio cpio = { 0 };
+	struct vz_cpio cpio = { 0 }, job = { 0 };
 	struct vz_initramfs_spec spec = {
 		.cfg = sb->cfg, .exe = sb->exe, .pids = sb->limits[VZ_LIMIT_PIDS],
 		.nofile = sb->limits[VZ_LIMIT_OPEN_FILES], .init = vz_guest_init_start,
@@ -299,6 +349,9 @@ static int kvm_start(struct vz_sandbox *sb)
 	plan->in_fd = stream_fd(sb, 0);
 	for (int i = 0; i < 3; i++)
 		spec.stdio_tty[i] = stream_fd(sb, i) >= 0;
+	/* The devices: the table the VMM creates them from, and the kernel's words for it. */
+	if (vz_devtab_add(&plan->devtab, VZ_DEV_CONSOLE) < 0 || vz_devtab_add(&plan->devtab, VZ_DEV_FS) < 0)
+		return vz_err_set(VZ_ERROR, 0, "vm: no room for the devices");
 	if ((rc = build_cmdline(plan, sb->cfg)) || (rc = open_kvm(&plan->kvm_fd)))
 		return rc;
 	mmap_size = ioctl(plan->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
@@ -317,10 +370,12 @@ static int kvm_start(struct vz_sandbox *sb)
 	plan->cpuid = cpuid;
 	/* The archive is unpacked next to itself in guest RAM: allow it half, minus the
 	 * kernel's share. */
-	cpio.ram = plan->ram_size;
-	cpio.max = (size_t)(plan->ram_size / 2 > 48 * MIB ? plan->ram_size / 2 - 32 * MIB : 16 * MIB);
-	if ((rc = vz_initramfs_build(&cpio, &spec)))
+	cpio.max = 16 * MIB; /* the init alone: about 1 MiB */
+	if ((rc = open_shares(plan, sb->cfg)) || (rc = vz_job_build(&job, &spec)) ||
+	    (rc = vz_initramfs_build(&cpio, &spec)))
 		goto out;
+	plan->job = job.buf;
+	plan->job_len = (uint32_t)job.len;
 	if (!vz_x86_initrd_addr(plan->kimg, plan->ram_size < VZ_MMIO_HOLE_START ? plan->ram_size
 										: VZ_MMIO_HOLE_START,
 				cpio.len)) {
@@ -337,7 +392,9 @@ static int kvm_start(struct vz_sandbox *sb)
 			   sb->cgroup && sb->cgroup->version == 2 ? sb->cgroup->dirfd : -1, kvm_child,
 			   plan);
 out:
+	close_shares(plan);
 	vz_cpio_release(&cpio);
+	vz_cpio_release(&job);
 	vz_close(&plan->kvm_fd);
 	return rc;
 }

@@ -39,18 +39,5 @@ bool vz_bus_access(struct vz_bus *bus, struct vz_vcpu *cpu, uint64_t addr, uint8
 
 void *vz_gpa(struct vz_vm *vm, uint64_t gpa, uint64_t len)
 {
-	if (len > vm->ram_size)
-		return NULL;
-	if (gpa < vm->low_size) {
-		if (len > vm->low_size - gpa)
-			return NULL;
-		return vm->ram + gpa;
-	}
-	if (gpa >= VZ_HIGH_RAM_START && gpa - VZ_HIGH_RAM_START < vm->high_size) {
-		uint64_t off = gpa - VZ_HIGH_RAM_START;
-		if (len > vm->high_size - off)
-			return NULL;
-		return vm->ram + vm->low_size + off;
-	}
-	return NULL;
+	return vz_gmem_ptr(&vm->mem, gpa, len);
 }

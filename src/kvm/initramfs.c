@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The guest's root file system, built in memory by the host process at start: a cpio
- * "newc" archive [Documentation/driver-api/early-userspace/buffer-format.rst] of the
- * rootfs directory, the read-only binds, libvz's guest init (/.vz/init) and the job
- * (/.vz/job, see guest/job.h). The archive lives in an anonymous mapping that grows
- * with mremap and is capped, so a rootfs too large for the guest fails with a clear
- * error instead of exhausting host memory. */
+/* The guest's initramfs, built in memory by the host process at start: a cpio "newc"
+ * archive [Documentation/driver-api/early-userspace/buffer-format.rst] that holds
+ * libvz's guest init (/.vz/init) and nothing else (the rootfs and the binds reach the
+ * guest through virtio-fs); and the job message the VMM sends the init on the control
+ * port (guest/abi.h). Both live in anonymous mappings that grow with mremap. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -16,10 +15,8 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/util.h"
-#include "kvm/guest/job.h"
+#include "kvm/guest/abi.h"
 #include "kvm/initramfs.h"
-
-#define MAX_DEPTH 64
 
 static int grow(struct vz_cpio *c, size_t need)
 {
@@ -29,10 +26,7 @@ static int grow(struct vz_cpio *c, size_t need)
 	if (c->len + need <= c->cap)
 		return VZ_OK;
 	if (c->len + need > c->max)
-		return vz_err_set(VZ_EINVAL, 0,
-				  "the rootfs does not fit in the VM: more than %zu MiB of files for "
-				  "%llu MiB of guest RAM (raise the memory limit, or use a smaller rootfs)",
-				  c->max >> 20, (unsigned long long)(c->ram >> 20));
+		return vz_err_set(VZ_EINVAL, 0, "vm: more than %zu KiB of job or initramfs", c->max >> 10);
 	while (cap < c->len + need)
 		cap *= 2;
 	if (cap > c->max)
@@ -85,136 +79,6 @@ static int add_data(struct vz_cpio *c, const char *name, uint32_t mode, const vo
 	return VZ_OK;
 }
 
-/* One file system object, @name relative to the archive root. */
-static int add_node(struct vz_cpio *c, int dirfd, const char *leaf, const char *name,
-		    const struct stat *st, int depth);
-
-static int add_dir(struct vz_cpio *c, int fd, const char *name, int depth)
-{
-	DIR *d;
-	struct dirent *e;
-	char path[PATH_MAX];
-	int rc = VZ_OK;
-
-	if (depth > MAX_DEPTH)
-		return vz_err_set(VZ_EINVAL, 0, "initramfs: %s nests deeper than %d levels", name,
-				  MAX_DEPTH);
-	if (!(d = fdopendir(fd))) {
-		close(fd);
-		return vz_err_sys(VZ_ERROR, "initramfs: read directory /%s", name);
-	}
-	while (!rc && (errno = 0, e = readdir(d))) {
-		struct stat st;
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (depth == 0 && !strcmp(e->d_name, ".vz"))
-			continue; /* ours */
-		if ((size_t)snprintf(path, sizeof(path), "%s%s%s", name, *name ? "/" : "",
-				     e->d_name) >= sizeof(path)) {
-			rc = vz_err_set(VZ_EINVAL, 0, "initramfs: path too long under /%s", name);
-			break;
-		}
-		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			rc = vz_err_sys(VZ_ERROR, "initramfs: stat /%s", path);
-			break;
-		}
-		rc = add_node(c, dirfd(d), e->d_name, path, &st, depth + 1);
-	}
-	if (!rc && errno)
-		rc = vz_err_sys(VZ_ERROR, "initramfs: read directory /%s", name);
-	closedir(d);
-	return rc;
-}
-
-static int add_node(struct vz_cpio *c, int dirfd, const char *leaf, const char *name,
-		    const struct stat *st, int depth)
-{
-	uint32_t mode = (uint32_t)st->st_mode;
-	int rc;
-
-	if (S_ISDIR(st->st_mode)) {
-		int fd = openat(dirfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0)
-			return vz_err_sys(VZ_ERROR, "initramfs: open directory /%s", name);
-		if (*name && (rc = header(c, name, mode, st->st_uid, st->st_gid,
-					  (uint64_t)st->st_mtime, 0, 0))) {
-			close(fd);
-			return rc;
-		}
-		return add_dir(c, fd, name, depth);
-	}
-	if (S_ISLNK(st->st_mode)) {
-		char target[PATH_MAX];
-		ssize_t n = readlinkat(dirfd, leaf, target, sizeof(target));
-		if (n < 0 || n == (ssize_t)sizeof(target))
-			return vz_err_sys(VZ_ERROR, "initramfs: read link /%s", name);
-		if ((rc = header(c, name, mode, st->st_uid, st->st_gid, (uint64_t)st->st_mtime,
-				 (uint64_t)n, 0)))
-			return rc;
-		memcpy(c->buf + c->len, target, (size_t)n);
-		c->len += (size_t)n;
-		pad4(c);
-		return VZ_OK;
-	}
-	if (S_ISREG(st->st_mode)) {
-		vz_autoclose int fd = openat(dirfd, leaf, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		size_t off = 0, size = (size_t)st->st_size;
-		if (fd < 0)
-			return vz_err_sys(VZ_ERROR, "initramfs: open /%s", name);
-		if ((rc = header(c, name, mode, st->st_uid, st->st_gid, (uint64_t)st->st_mtime, size, 0)))
-			return rc;
-		while (off < size) {
-			ssize_t n = pread(fd, c->buf + c->len + off, size - off, (off_t)off);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				return vz_err_sys(VZ_ERROR, "initramfs: read /%s", name);
-			off += (size_t)n;
-		}
-		c->len += size;
-		pad4(c);
-		return VZ_OK;
-	}
-	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) || S_ISFIFO(st->st_mode))
-		return header(c, name, mode, st->st_uid, st->st_gid, (uint64_t)st->st_mtime, 0,
-			      (uint32_t)st->st_rdev);
-	return VZ_OK; /* sockets have no meaning in a copy */
-}
-
-/* Every parent of @rel ("a/b/c" -> "a", "a/b") as a directory, so a bind target exists. */
-static int add_parents(struct vz_cpio *c, const char *rel)
-{
-	char path[PATH_MAX];
-	int rc;
-
-	snprintf(path, sizeof(path), "%s", rel);
-	for (char *s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if ((rc = header(c, path, S_IFDIR | 0755, 0, 0, 0, 0, 0)))
-			return rc;
-		*s = '/';
-	}
-	return VZ_OK;
-}
-
-static int add_tree(struct vz_cpio *c, const char *src, const char *rel)
-{
-	struct stat st;
-	int rc;
-
-	if (lstat(src, &st) < 0)
-		return vz_err_sys(vz_status_from_errno(errno), "initramfs: %s", src);
-	if (*rel && (rc = add_parents(c, rel)))
-		return rc;
-	if (!*rel) { /* the root itself */
-		int fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0)
-			return vz_err_sys(vz_status_from_errno(errno), "initramfs: open %s", src);
-		return add_dir(c, fd, "", 0);
-	}
-	return add_node(c, AT_FDCWD, src, rel, &st, 1);
-}
-
 /* ---- the job ---- */
 
 static int rec(struct vz_cpio *j, const char *key, const char *val)
@@ -259,34 +123,54 @@ static int build_job(struct vz_cpio *j, const struct vz_initramfs_spec *s)
 	if (!rc && s->nofile)
 		rc = recn(j, "nofile", s->nofile);
 	if (!rc)
-		rc = rec(j, "stdin", s->stdio_tty[0] ? "tty" : "null");
+		rc = rec(j, "stdin", s->stdio_tty[0] ? "port" : "null");
 	if (!rc)
-		rc = rec(j, "stdout", s->stdio_tty[1] ? "tty" : "null");
+		rc = rec(j, "stdout", s->stdio_tty[1] ? "port" : "null");
 	if (!rc)
-		rc = rec(j, "stderr", s->stdio_tty[2] ? "tty" : "null");
+		rc = rec(j, "stderr", s->stdio_tty[2] ? "port" : "null");
 	if (!rc)
 		rc = rec(j, "net", cfg->network == VZ_NET_NONE ? "none" : "loopback");
 	if (!rc)
-		rc = rec(j, "rootfs", cfg->rootfs_mode == VZ_ROOTFS_READONLY ? "ro" : "rw");
-	for (size_t i = 0; !rc && i < cfg->nbinds; i++)
-		rc = rec(j, "robind", cfg->binds[i].dst);
+		rc = rec(j, "rootfs", cfg->rootfs_mode == VZ_ROOTFS_READONLY     ? "ro"
+				      : cfg->rootfs_mode == VZ_ROOTFS_PERSISTENT ? "persistent"
+										 : "rw");
+	for (size_t i = 0; !rc && i < cfg->nbinds; i++) {
+		/* "b<i>:ro|rw:<destination>", the share named as in backend.c */
+		char v[4200];
+		snprintf(v, sizeof(v), "b%zu:%s:%s", i, (cfg->binds[i].flags & VZ_BIND_RO) ? "ro" : "rw",
+			 cfg->binds[i].dst);
+		rc = rec(j, "bind", v);
+	}
 	return rc;
+}
+
+int vz_job_build(struct vz_cpio *job, const struct vz_initramfs_spec *s)
+{
+	struct vz_msg_hdr h = { .type = VZ_MSG_JOB };
+	int rc;
+
+	job->max = sizeof(h) + VZ_MSG_JOB_MAX;
+	if ((rc = grow(job, sizeof(h))))
+		return rc;
+	job->len = sizeof(h);
+	if ((rc = build_job(job, s))) {
+		if (job->len + 64 > job->max)
+			return vz_err_set(VZ_EINVAL, 0, "vm: argv and environment take more than the "
+					  "%u KiB a VM's job may hold", VZ_MSG_JOB_MAX >> 10);
+		return rc;
+	}
+	h.len = (uint32_t)(job->len - sizeof(h));
+	memcpy(job->buf, &h, sizeof(h));
+	return VZ_OK;
 }
 
 int vz_initramfs_build(struct vz_cpio *c, const struct vz_initramfs_spec *s)
 {
-	struct vz_cpio job = { .max = 1 << 24 };
-	const vz_config *cfg = s->cfg;
 	int rc;
 
-	rc = add_tree(c, cfg->rootfs, "");
-	for (size_t i = 0; !rc && i < cfg->nbinds; i++)
-		rc = add_tree(c, cfg->binds[i].src, cfg->binds[i].dst + 1);
-	if (!rc && !(rc = build_job(&job, s)) && !(rc = header(c, ".vz", S_IFDIR | 0700, 0, 0, 0, 0, 0)) &&
-	    !(rc = add_data(c, VZ_INIT_PATH + 1, S_IFREG | 0700, s->init, s->init_len)) &&
-	    !(rc = add_data(c, VZ_JOB_PATH + 1, S_IFREG | 0600, job.buf, job.len)))
+	if (!(rc = header(c, ".vz", S_IFDIR | 0700, 0, 0, 0, 0, 0)) &&
+	    !(rc = add_data(c, VZ_INIT_PATH + 1, S_IFREG | 0700, s->init, s->init_len)))
 		rc = header(c, "TRAILER!!!", 0, 0, 0, 0, 0, 0);
-	vz_cpio_release(&job);
 	return rc;
 }
 

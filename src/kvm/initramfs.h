@@ -20,11 +20,13 @@ struct vz_initramfs_spec {
 	const vz_config *cfg;
 	const char *exe; /* argv[0] resolved inside the rootfs */
 	int64_t pids, nofile;
-	int stdio_tty[3]; /* stream i goes through the VMM (1) or is /dev/null (0) */
+	int stdio_tty[3]; /* stream i goes through its virtio port (1) or is /dev/null (0) */
 	const uint8_t *init;
 	size_t init_len;
 };
 
+/* Build the job message (guest/abi.h: header and records) into @job. */
+int vz_job_build(struct vz_cpio *job, const struct vz_initramfs_spec *s);
 /* Append the whole archive to @c (set c->max and c->ram first). */
 int vz_initramfs_build(struct vz_cpio *c, const struct vz_initramfs_spec *s);
 void vz_cpio_release(struct vz_cpio *c);

@@ -13,6 +13,7 @@
 #include <linux/kvm.h>
 
 #include "kvm/sys.h"
+#include "kvm/virtio/virtio.h"
 
 #define VZ_VM_MAX_VCPUS 64
 #define VZ_BUS_MAX_DEVS 16
@@ -89,6 +90,7 @@ struct vz_vm {
 	uint8_t *ram;	   /* one mapping: low RAM, then high RAM */
 	uint64_t ram_size; /* total */
 	uint64_t low_size, high_size;
+	struct vz_gmem mem; /* the same RAM as regions, for the devices */
 	int nvcpus;
 	struct vz_vcpu vcpus[VZ_VM_MAX_VCPUS];
 	struct kvm_cpuid2 *cpuid; /* template, in VMM-owned memory */

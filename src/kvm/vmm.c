@@ -8,6 +8,9 @@
  * channels as the container backend's: phase marks and set-up errors on the sync pipe
  * until the workload runs (READY), the final outcome on the status socket. */
 #include <errno.h>
+#include <sys/mount.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -20,20 +23,19 @@
 #include <vz/sandbox.h>
 
 #include "common/ipc.h"
-#include "kvm/guest/job.h"
+#include "kvm/guest/abi.h"
+#include "kvm/virtio/console.h"
+#include "kvm/virtio/fs.h"
 #include "kvm/vmm.h"
 
 #define COM1 0x3f8
-#define COM2 0x2f8
-#define COM3 0x3e8
-#define COM4 0x2e8
 
 struct vz_vmm {
 	struct vz_vm vm;
 	const struct vz_kvm_plan *plan;
-	struct vz_uart uart[4]; /* stdout+stdin, stderr, kernel console, control */
-	struct vz_status_dev status;
-	struct vz_outwin outwin;
+	struct vz_uart uart; /* the kernel console (crash text) */
+	struct vz_console con; /* stdio and the control channel */
+	struct vz_fs_dev fs;   /* the shares */
 	char console_ring[VZ_UART_RING];
 	int sync_fd, status_fd;
 	volatile int ready;  /* the workload runs; sync_fd is closed */
@@ -41,6 +43,80 @@ struct vz_vmm {
 };
 
 static struct vz_vmm *g_vmm; /* this process's only VMM (the child is single-purpose) */
+static int g_proc_fd = -1;   /* /proc/self/fd, kept from before vz_vmm_isolate() */
+
+static long write_str(const char *path, const char *s)
+{
+	long fd = vz_r_open(path, O_WRONLY | O_CLOEXEC), n;
+	if (fd < 0)
+		return fd;
+	n = vz_r_write((int)fd, s, strlen(s));
+	vz_r_close((int)fd);
+	return n < 0 ? n : 0;
+}
+
+static void put_uint(char *b, unsigned v)
+{
+	char t[12];
+	int n = 0;
+	do
+		t[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < 11);
+	while (n)
+		*b++ = t[--n];
+	*b = '\0';
+}
+
+/* "ID ID 1": keep this one identity inside a new user namespace. */
+static long map_self(const char *path, unsigned id)
+{
+	char line[40], num[12];
+	put_uint(num, id);
+	line[0] = '\0';
+	vz_strlcat(line, num, sizeof(line));
+	vz_strlcat(line, " ", sizeof(line));
+	vz_strlcat(line, num, sizeof(line));
+	vz_strlcat(line, " 1\n", sizeof(line));
+	return write_str(path, line);
+}
+
+int vz_vmm_isolate(void)
+{
+	unsigned uid = (unsigned)vz_rsys(SYS_geteuid, 0, 0, 0), gid = (unsigned)vz_rsys(SYS_getegid, 0, 0, 0);
+	long r;
+
+	/* Kept open: the FUSE server reopens the shares' files through it. */
+	r = vz_r_open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (r < 0)
+		return (int)r;
+	g_proc_fd = (int)r;
+	/* A mount namespace of our own; an unprivileged VMM gets one inside a user
+	 * namespace that keeps its identity. */
+	r = vz_rsys(SYS_unshare, CLONE_NEWNS, 0, 0);
+	if (r == -EPERM) {
+		if ((r = vz_rsys(SYS_unshare, CLONE_NEWUSER | CLONE_NEWNS, 0, 0)) < 0 ||
+		    (r = write_str("/proc/self/setgroups", "deny")) < 0 ||
+		    (r = map_self("/proc/self/uid_map", uid)) < 0 || (r = map_self("/proc/self/gid_map", gid)) < 0)
+			return (int)r;
+	}
+	if (r < 0)
+		return (int)r;
+	if ((r = vz_rsys6(SYS_mount, 0, (long)"/", 0, MS_REC | MS_PRIVATE, 0, 0)) < 0)
+		return (int)r;
+	/* The root becomes an empty, read-only tmpfs: no path leads to the host's files any
+	 * more; the shares, /dev/kvm and the streams are reached through descriptors only.
+	 * The tmpfs is mounted on /proc (which exists: it was just opened) and pivoted to
+	 * (pivot_root(".", ".") stacks the old root on it, and the detach drops it). */
+	if ((r = vz_rsys6(SYS_mount, (long)"vz-vmm", (long)"/proc", (long)"tmpfs",
+			  MS_NOSUID | MS_NODEV | MS_NOEXEC, (long)"size=4k,mode=0555", 0)) < 0 ||
+	    (r = vz_rsys(SYS_chdir, "/proc", 0, 0)) < 0 || (r = vz_rsys(SYS_pivot_root, ".", ".", 0)) < 0 ||
+	    (r = vz_rsys(SYS_umount2, ".", MNT_DETACH, 0)) < 0 || (r = vz_rsys(SYS_chdir, "/", 0, 0)) < 0)
+		return (int)r;
+	vz_rsys6(SYS_mount, 0, (long)"/", 0, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, 0);
+	/* Files the guest makes get the modes it asked for, not filtered by our umask. */
+	vz_rsys(SYS_umask, 0, 0, 0);
+	return 0;
+}
 
 /* Phase marks and set-up errors go over the sync pipe until the workload runs. */
 static void send_phase(struct vz_vmm *v, const char *name)
@@ -52,7 +128,7 @@ static void send_phase(struct vz_vmm *v, const char *name)
 /* The tail of the kernel console, from "Kernel panic" if there is one. */
 static void console_tail(struct vz_vmm *v, char *out, size_t len)
 {
-	struct vz_uart *c = &v->uart[2];
+	struct vz_uart *c = &v->uart;
 	uint64_t n = c->ring_pos < VZ_UART_RING ? c->ring_pos : VZ_UART_RING;
 	uint64_t start = c->ring_pos - n;
 	char buf[VZ_UART_RING + 1];
@@ -82,8 +158,7 @@ void vz_vm_end(struct vz_vm *vm, enum vz_vm_end why, const char *text)
 	if (__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL))
 		for (;;) /* another vCPU is ending the VM: it calls exit_group */
 			vz_rsys(SYS_pause, 0, 0, 0);
-	for (int i = 0; i < 4; i++)
-		vz_uart_flush(&v->uart[i]);
+	vz_uart_flush(&v->uart);
 	console_tail(v, tail, sizeof(tail));
 	if (!v->ready && why != VZ_VM_END_ERROR)
 		vz_strlcat(msg, "the guest failed while booting: ", sizeof(msg));
@@ -99,17 +174,41 @@ void vz_vm_end(struct vz_vm *vm, enum vz_vm_end why, const char *text)
 	vz_r_exit_group(why == VZ_VM_END_ERROR ? 126 : 0);
 }
 
-/* Status device commands from the guest init (vCPU thread). */
-static void on_status(struct vz_vm *vm, int cmd, int32_t v1, int32_t v2, const char *text)
+static int32_t le32_at(const uint8_t *b, uint32_t len, uint32_t off)
 {
-	struct vz_vmm *v = (struct vz_vmm *)vm;
-	struct vz_ipc_msg ready = { .type = VZ_IPC_READY };
+	int32_t v = 0;
+	if (off + 4 <= len)
+		memcpy(&v, b + off, 4);
+	return v;
+}
 
-	switch (cmd) {
-	case VZ_STATUS_BOOTED:
+/* The text of an ERROR or EXIT message (after its two numbers), NUL-terminated. */
+static void msg_text(const uint8_t *b, uint32_t len, char *out, size_t cap)
+{
+	uint32_t n = len > 8 ? len - 8 : 0;
+	if (n > cap - 1)
+		n = (uint32_t)cap - 1;
+	if (n)
+		memcpy(out, b + 8, n);
+	out[n] = '\0';
+	for (uint32_t i = 0; i < n; i++)
+		if (!out[i])
+			out[i] = ' ';
+}
+
+/* Control messages from the guest init (main thread). */
+static void on_msg(struct vz_console *con, uint32_t type, const uint8_t *b, uint32_t len)
+{
+	struct vz_vmm *v = con->owner;
+	struct vz_ipc_msg ready = { .type = VZ_IPC_READY };
+	char text[VZ_MSG_TEXT_MAX + 1];
+	int32_t v1 = le32_at(b, len, 0), v2 = le32_at(b, len, 4);
+
+	switch (type) {
+	case VZ_MSG_BOOTED:
 		send_phase(v, "boot");
 		break;
-	case VZ_STATUS_EXEC:
+	case VZ_MSG_EXEC:
 		if (v->ready)
 			break;
 		send_phase(v, "init");
@@ -117,24 +216,25 @@ static void on_status(struct vz_vm *vm, int cmd, int32_t v1, int32_t v2, const c
 		vz_r_close(v->sync_fd);
 		v->sync_fd = -1;
 		__atomic_store_n(&v->ready, 1, __ATOMIC_RELEASE);
-		if (v->uart[0].rx_efd >= 0)
-			vz_r_eventfd_write(v->uart[0].rx_efd); /* release stdin and signals */
 		break;
-	case VZ_STATUS_ERROR:
+	case VZ_MSG_ERROR:
+		msg_text(b, len, text, sizeof(text));
 		if (__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL))
 			break;
-		if (v->ready) { /* too late for an error: report it as the sandbox's end */
+		if (v->ready) /* too late for an error: report it as the sandbox's end */
 			vz_ipc_exit(v->status_fd, VZ_REASON_CRASHED, 0, text);
-		} else {
-			vz_ipc_error(v->sync_fd, v1 < 0 && v1 >= VZ_ECHILD ? v1 : VZ_ECHILD, 0, text, NULL, NULL);
-		}
+		else
+			vz_ipc_error(v->sync_fd, v1 < 0 && v1 >= VZ_ECHILD ? v1 : VZ_ECHILD, v2, text,
+				     NULL, NULL);
 		vz_r_exit_group(0);
 		break;
-	case VZ_STATUS_EXIT:
+	case VZ_MSG_EXIT:
+		msg_text(b, len, text, sizeof(text));
+		/* Everything the workload wrote reaches the host before its status. */
+		vz_console_drain(&v->con);
 		if (__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL))
 			break;
-		for (int i = 0; i < 4; i++)
-			vz_uart_flush(&v->uart[i]);
+		vz_uart_flush(&v->uart);
 		vz_ipc_exit(v->status_fd,
 			    v1 == VZ_REASON_EXITED || v1 == VZ_REASON_SIGNALED ||
 					    v1 == VZ_REASON_OUT_OF_MEMORY ? v1 : VZ_REASON_CRASHED,
@@ -142,7 +242,8 @@ static void on_status(struct vz_vm *vm, int cmd, int32_t v1, int32_t v2, const c
 		vz_r_exit_group(0);
 		break;
 	default:
-		break; /* unknown commands from the guest are ignored */
+		vz_vm_end(&v->vm, VZ_VM_END_SHUTDOWN,
+			  "the guest broke libvz's control protocol (malformed message)");
 	}
 }
 
@@ -319,6 +420,13 @@ static int create_vm(struct vz_vmm *v)
 			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vz_r_mmap_failed(vm->ram))
 		return fail(v, (long)vm->ram, "mmap guest RAM");
+	vm->mem.r[0].gpa = 0;
+	vm->mem.r[0].len = vm->low_size;
+	vm->mem.r[0].host = vm->ram;
+	vm->mem.r[1].gpa = VZ_HIGH_RAM_START;
+	vm->mem.r[1].len = vm->high_size;
+	vm->mem.r[1].host = vm->ram + vm->low_size;
+	vm->mem.n = vm->high_size ? 2 : 1;
 	struct kvm_userspace_memory_region low = { .slot = 0, .guest_phys_addr = 0,
 						   .memory_size = vm->low_size,
 						   .userspace_addr = (uint64_t)(uintptr_t)vm->ram };
@@ -373,64 +481,63 @@ static int create_devices(struct vz_vmm *v)
 {
 	const struct vz_kvm_plan *p = v->plan;
 	struct vz_vm *vm = &v->vm;
+	int fds[3] = { p->in_fd, p->out_fd, p->err_fd };
+	long r;
 
-	if (vz_uart_init(&v->uart[0], vm, COM1, 4, p->out_fd, NULL) ||
-	    vz_uart_init(&v->uart[1], vm, COM2, 3, p->err_fd, NULL) ||
-	    vz_uart_init(&v->uart[2], vm, COM3, 4, p->console_fd, v->console_ring) ||
-	    vz_uart_init(&v->uart[3], vm, COM4, 3, -1, NULL) || vz_status_init(&v->status, vm) ||
-	    vz_outwin_init(&v->outwin, vm, p->out_fd, p->err_fd) || vz_i8042_init(vm))
+	if (vz_uart_init(&v->uart, vm, COM1, 4, p->console_fd, v->console_ring) || vz_i8042_init(vm))
 		return fail(v, -EINVAL, "set up devices");
-	v->status.cmd = on_status;
+	for (int i = 0; i < p->devtab.n; i++) {
+		const struct vz_devslot *slot = &p->devtab.slot[i];
+		switch (slot->type) {
+		case VZ_DEV_CONSOLE:
+			vz_console_init(&v->con, &vm->mem, fds, p->job, p->job_len, on_msg, v);
+			if ((r = vz_devmgr_attach(vm, slot, &v->con.vdev, &v->con.run)) < 0)
+				return fail(v, r, "set up virtio-console");
+			if ((r = vz_console_start(&v->con)) < 0)
+				return fail(v, r, "start the console's threads");
+			break;
+		case VZ_DEV_FS:
+			if ((r = vz_fs_init(&v->fs, &vm->mem, p->shares, p->nshares, g_proc_fd)) < 0)
+				return fail(v, r, "set up virtio-fs");
+			if ((r = vz_devmgr_attach(vm, slot, &v->fs.vdev, &v->fs.run)) < 0)
+				return fail(v, r, "attach virtio-fs");
+			if ((r = vz_fs_start(&v->fs)) < 0)
+				return fail(v, r, "start the file server's threads");
+			break;
+		}
+	}
 	return 0;
 }
 
-/* ---- the main thread: stdin, signals, lifeline ---- */
+/* ---- the main thread: the console's control side and stdin, signals, lifeline ---- */
 
-static void push_all(struct vz_uart *u, const uint8_t *b, uint32_t n)
+/* Signals are held back until the guest init runs the workload: before, there is no
+ * process to deliver them to. */
+static void main_loop(struct vz_vmm *v, int sig_fd)
 {
-	while (n) {
-		uint32_t k = vz_uart_push(u, b, n);
-		b += k;
-		n -= k;
-		if (n) {
-			struct timespec ts = { 0, 1000000 };
-			vz_rsys(SYS_nanosleep, &ts, 0, 0);
-		}
-	}
-}
-
-/* stdin and signals are held back until the guest init runs the workload: before, the
- * guest's serial driver and tty layer discard what arrives (FIFO clears at probe and
- * open), and an end of input or a signal would be lost. */
-static void main_loop(struct vz_vmm *v, int sig_fd, int rx_efd)
-{
-	int in_fd = v->plan->in_fd;
 	uint64_t held_sigs = 0;
 
 	for (;;) {
 		int ready = __atomic_load_n(&v->ready, __ATOMIC_ACQUIRE);
-		uint32_t room = in_fd >= 0 && ready ? vz_uart_room(&v->uart[0]) : 0;
+		struct pollfd pf[2 + VZ_CONSOLE_POLLFDS] = {
+			{ .fd = v->status_fd, .events = 0 }, /* POLLHUP: the host process is gone */
+			{ .fd = sig_fd, .events = POLLIN },
+		};
+		int n;
 
 		for (int sig = 1; ready && held_sigs && sig < 64; sig++)
 			if (held_sigs & (1ull << sig)) {
-				uint8_t rec[2] = { VZ_CTL_SIGNAL, (uint8_t)sig };
-				push_all(&v->uart[3], rec, 2);
+				vz_console_signal(&v->con, sig);
 				held_sigs &= ~(1ull << sig);
 			}
-		struct pollfd pf[4] = {
-			{ .fd = v->status_fd, .events = 0 }, /* POLLHUP: the host process is gone */
-			{ .fd = sig_fd, .events = POLLIN },
-			{ .fd = room >= 64 ? in_fd : -1, .events = POLLIN },
-			{ .fd = rx_efd, .events = POLLIN },
-		};
-		if (poll(pf, 4, -1) < 0)
+		n = vz_console_pollfds(&v->con, pf + 2);
+		if (poll(pf, (nfds_t)(2 + n), -1) < 0)
 			continue;
 		if (pf[0].revents & (POLLHUP | POLLERR))
 			vz_r_exit_group(125);
 		if (pf[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (vz_r_read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
-				uint8_t rec[2] = { VZ_CTL_SIGNAL, (uint8_t)si.ssi_signo };
 				if (si.ssi_signo == SIGCHLD || si.ssi_signo == SIGPIPE ||
 				    si.ssi_signo == SIGWINCH || si.ssi_signo == SIGURG)
 					continue;
@@ -439,31 +546,10 @@ static void main_loop(struct vz_vmm *v, int sig_fd, int rx_efd)
 						held_sigs |= 1ull << si.ssi_signo;
 					continue;
 				}
-				push_all(&v->uart[3], rec, 2);
+				vz_console_signal(&v->con, (int)si.ssi_signo);
 			}
 		}
-		if (pf[3].revents & POLLIN) {
-			uint64_t x;
-			vz_r_read(rx_efd, &x, sizeof(x));
-		}
-		if (pf[2].revents & (POLLIN | POLLHUP | POLLERR)) {
-			uint8_t in[2048], out[4096];
-			uint32_t k = 0;
-			long n = vz_r_read(in_fd, in, room / 2 < sizeof(in) ? room / 2 : sizeof(in));
-			if (n == -EINTR || n == -EAGAIN)
-				continue;
-			if (n <= 0) { /* end of input (or an error, treated alike) */
-				out[k++] = VZ_STDIN_ESC;
-				out[k++] = VZ_STDIN_ESC_EOF;
-				in_fd = -1;
-			}
-			for (long i = 0; i < n; i++) {
-				out[k++] = in[i];
-				if (in[i] == VZ_STDIN_ESC)
-					out[k++] = VZ_STDIN_ESC_FF;
-			}
-			push_all(&v->uart[0], out, k);
-		}
+		vz_console_handle(&v->con, pf + 2, n);
 	}
 }
 
@@ -475,7 +561,7 @@ int vz_vmm_main(const struct vz_child_chan *ch, void *arg)
 				.cmdline = p->cmdline };
 	const char *why = NULL;
 	uint64_t all = ~0ull;
-	int sig_fd, rx_efd, rc;
+	int sig_fd, rc;
 
 	v = vz_r_mmap(NULL, sizeof(*v), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (vz_r_mmap_failed(v)) {
@@ -504,17 +590,12 @@ int vz_vmm_main(const struct vz_child_chan *ch, void *arg)
 	vz_r_munmap((void *)p->initrd, p->initrd_map_len);
 	vz_r_munmap((void *)p->kimg->data, p->kimg->size);
 	send_phase(v, "load");
-	/* Wakes the main thread: the guest emptied the stdin UART, or the workload runs. */
-	rx_efd = (int)vz_rsys(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK, 0);
-	if (rx_efd < 0)
-		return fail(v, rx_efd, "eventfd");
-	v->uart[0].rx_efd = rx_efd;
 	for (int i = 0; i < v->vm.nvcpus; i++) {
 		struct vz_vcpu *c = &v->vm.vcpus[i];
 		long r = vz_thread_spawn((char *)c->stack + VZ_VCPU_STACK, &c->tid, vcpu_loop, c);
 		if (r < 0)
 			return fail(v, r, "start vCPU thread");
 	}
-	main_loop(v, sig_fd, rx_efd);
+	main_loop(v, sig_fd);
 	return 0;
 }

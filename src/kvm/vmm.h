@@ -8,6 +8,8 @@
 #include "common/proc.h"
 #include "kvm/arch/x86_64/boot.h"
 #include "kvm/devices.h"
+#include "kvm/devmgr.h"
+#include "kvm/fuse/server.h"
 #include "kvm/kernel.h"
 
 struct vz_kvm_plan {
@@ -16,6 +18,13 @@ struct vz_kvm_plan {
 	uint64_t initrd_len;
 	size_t initrd_map_len;
 	char cmdline[VZ_BOOT_CMDLINE_MAX];
+	struct vz_devtab devtab; /* the virtio devices; their cmdline words are in cmdline */
+	const uint8_t *job;	 /* the job message (guest/abi.h), sent on the control port */
+	uint32_t job_len;
+	/* The virtio-fs shares: "root" (the rootfs, read-only), "upper" (the persistent
+	 * layer, if any), "b0".. (the binds); each an O_PATH descriptor the host opened. */
+	struct vz_fuse_share shares[VZ_FUSE_MAX_SHARES];
+	int nshares;
 	uint64_t ram_size;
 	int nvcpus;
 	enum vz_kvm_host host;
@@ -23,10 +32,15 @@ struct vz_kvm_plan {
 	size_t vcpu_mmap_size;
 	struct kvm_cpuid2 *cpuid; /* filtered for the host kind */
 	int out_fd, err_fd;	  /* guest stdout/stderr go here (-1: the guest uses /dev/null) */
-	int in_fd;		  /* relayed to the guest's stdin (-1: none) */
+	int in_fd;		  /* the guest's stdin comes from here (-1: none) */
 	int console_fd;		  /* kernel console copy (-1: kept for crash reports only) */
 	const struct vz_cgroup *cgroup; /* v1 groups the VMM joins first (or NULL) */
 };
+
+/* In the child, before vz_vmm_main: a mount namespace whose root is an empty tmpfs
+ * (in a user namespace keeping this identity if need be), umask 0, and /proc/self/fd
+ * kept as a descriptor for the file server. Returns 0 or -errno. */
+int vz_vmm_isolate(void);
 
 /* Child entry (vz_child_fn): build and run the VM described by the plan @arg. */
 int vz_vmm_main(const struct vz_child_chan *ch, void *arg);

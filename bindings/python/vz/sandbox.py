@@ -120,7 +120,7 @@ _LIMIT_NAMES = {"memory": Limit.MEMORY, "cpu": Limit.CPU, "pids": Limit.PIDS,
 
 @dataclass(frozen=True)
 class Bind:
-    """A bind mount of a host path into the sandbox (container backend only)."""
+    """A bind mount of a host path into the sandbox (both backends)."""
 
     source: str
     """Host path (made absolute against the current directory)."""
@@ -404,7 +404,7 @@ class Sandbox:
         hostname: the sandbox's host name.
         user: uid, ``(uid, gid)`` or ``"uid:gid"`` inside the sandbox, each 0 to
             2**32 - 2 (``(uint32_t)-1`` is not an id).
-        binds: bind mounts (container backend only), see :data:`BindSpec`.
+        binds: bind mounts (both backends), see :data:`BindSpec`.
         network: ``"loopback"`` (default), ``"none"`` or ``"host"`` (container only).
         readonly: read-only root file system.
         upper_dir: keep the root file system's writes in this host directory.

@@ -4,11 +4,13 @@
  * confined the same way a container's is) and embedded in libvz; the VM backend puts it at
  * /.vz/init in the initramfs and boots with rdinit=/.vz/init.
  *
- * It mounts the usual file systems, reads the job (job.h), applies hostname, network,
- * limits and stdio, runs the workload, relays stdin and signals from the VMM, and
- * reports boot, exec, set-up errors and the workload's end through the status device
- * (writes to /dev/port: each byte of one write goes to the next port of the window).
- * After the final report the VMM ends the VM at once: this process never exits. */
+ * It finds its virtio-console ports (guest/abi.h), reports that it runs, receives the
+ * job on the control port, mounts the usual file systems, applies hostname, network,
+ * limits and stdio, runs the workload, relays its stdin, stdout and stderr between
+ * pipes and the ports, forwards signals from the VMM, and reports exec, set-up errors
+ * and the workload's end. After the final report the VMM ends the VM at once: this
+ * process never exits. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -29,40 +31,77 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <vz/error.h>
 #include <vz/sandbox.h>
 
 #include "security/security.h"
-#include "kvm/devices.h"
-#include "kvm/guest/job.h"
+#include "kvm/guest/abi.h"
+#include "security/inroot.h"
 
 #define MAX_ARGS 4096
 
-static int port_fd = -1;
+static int ctl_fd = -1; /* the control port */
 
-/* ---- reports to the VMM ---- */
+/* ---- the control channel ---- */
 
-static void report(int cmd, int32_t v1, int32_t v2, const char *text)
+static int write_full(int fd, const void *buf, size_t len)
 {
-	uint8_t rec[16] = { 0 };
-	char buf[VZ_STATUS_TEXT];
-	size_t n;
-
-	if (text && *text) {
-		n = strlen(text);
-		if (n >= sizeof(buf))
-			n = sizeof(buf) - 1;
-		memcpy(buf, text, n);
-		buf[n] = '\0';
-		pwrite(port_fd, buf, n + 1, VZ_STATUS_PORT);
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pf = { .fd = fd, .events = POLLOUT };
+			poll(&pf, 1, -1);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
 	}
-	memcpy(rec, &v1, 4);
-	memcpy(rec + 4, &v2, 4);
-	rec[15] = (uint8_t)cmd;
-	pwrite(port_fd, rec, sizeof(rec), VZ_STATUS_PORT + VZ_STATUS_V1);
+	return 0;
+}
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	while (len) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EAGAIN) {
+			struct pollfd pf = { .fd = fd, .events = POLLIN };
+			poll(&pf, 1, -1);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void report(int type, int32_t v1, int32_t v2, const char *text)
+{
+	uint8_t msg[sizeof(struct vz_msg_hdr) + 8 + VZ_MSG_TEXT_MAX];
+	struct vz_msg_hdr h = { .type = (uint32_t)type, .len = 0 };
+	size_t n = text ? strlen(text) : 0;
+
+	if (n > VZ_MSG_TEXT_MAX)
+		n = VZ_MSG_TEXT_MAX;
+	if (type == VZ_MSG_ERROR || type == VZ_MSG_EXIT) {
+		memcpy(msg + sizeof(h), &v1, 4);
+		memcpy(msg + sizeof(h) + 4, &v2, 4);
+		memcpy(msg + sizeof(h) + 8, text, n);
+		h.len = (uint32_t)(8 + n);
+	}
+	memcpy(msg, &h, sizeof(h));
+	write_full(ctl_fd, msg, sizeof(h) + h.len);
 }
 
 __attribute__((noreturn)) static void hang(void)
@@ -74,13 +113,13 @@ __attribute__((noreturn)) static void hang(void)
 /* A set-up step failed: the VMM turns this into the error vz_sandbox_start() returns. */
 __attribute__((noreturn, format(printf, 2, 3))) static void fail(int err, const char *fmt, ...)
 {
-	char text[VZ_STATUS_TEXT];
+	char text[VZ_MSG_TEXT_MAX];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	report(VZ_STATUS_ERROR, err == ENOENT ? VZ_ENOENT : err == EACCES || err == EPERM ? VZ_EPERM
+	report(VZ_MSG_ERROR, err == ENOENT ? VZ_ENOENT : err == EACCES || err == EPERM ? VZ_EPERM
 						  : VZ_ECHILD,
 	       err, text);
 	hang();
@@ -92,30 +131,33 @@ struct job {
 	const char *exe, *cwd, *hostname;
 	char *argv[MAX_ARGS + 1];
 	char *envp[MAX_ARGS + 1];
-	const char *robind[64];
-	int nargs, nenv, nrobind;
+	struct {
+		char share[8];
+		int ro;
+		const char *dst;
+	} bind[64];
+	int nargs, nenv, nbind;
 	uid_t uid;
 	gid_t gid;
 	long pids, nofile;
 	int in_tty, out_tty, err_tty;
-	int loopback, readonly;
+	int loopback, readonly, persistent;
 };
 
 static void read_job(struct job *j)
 {
-	static char buf[1 << 20];
-	ssize_t n, off = 0;
-	int fd = open(VZ_JOB_PATH, O_RDONLY | O_CLOEXEC);
+	static char buf[VZ_MSG_JOB_MAX + 1];
+	struct vz_msg_hdr h;
+	size_t off;
 
-	if (fd < 0)
-		fail(errno, "guest init: open %s: %s", VZ_JOB_PATH, strerror(errno));
-	while ((n = read(fd, buf + off, sizeof(buf) - 1 - (size_t)off)) > 0)
-		off += n;
-	close(fd);
+	if (read_full(ctl_fd, &h, sizeof(h)) < 0 || h.type != VZ_MSG_JOB || h.len > VZ_MSG_JOB_MAX ||
+	    read_full(ctl_fd, buf, h.len) < 0)
+		fail(EPROTO, "guest init: no job on the control port");
+	off = h.len;
 	buf[off] = '\0';
 	memset(j, 0, sizeof(*j));
 	j->cwd = "/";
-	for (char *p = buf, *next; p < buf + off; p = next) {
+	for (char *p = buf, *next; p < buf + (ssize_t)off; p = next) {
 		char *v = strchr(p, '=');
 		next = p + strlen(p) + 1; /* before the key is cut off at its '=' */
 		if (!v)
@@ -140,31 +182,33 @@ static void read_job(struct job *j)
 		else if (!strcmp(p, "nofile"))
 			j->nofile = strtol(v, NULL, 10);
 		else if (!strcmp(p, "stdin"))
-			j->in_tty = !strcmp(v, "tty");
+			j->in_tty = !strcmp(v, "port");
 		else if (!strcmp(p, "stdout"))
-			j->out_tty = !strcmp(v, "tty");
+			j->out_tty = !strcmp(v, "port");
 		else if (!strcmp(p, "stderr"))
-			j->err_tty = !strcmp(v, "tty");
+			j->err_tty = !strcmp(v, "port");
 		else if (!strcmp(p, "net"))
 			j->loopback = !strcmp(v, "loopback");
-		else if (!strcmp(p, "rootfs"))
+		else if (!strcmp(p, "rootfs")) {
 			j->readonly = !strcmp(v, "ro");
-		else if (!strcmp(p, "robind") && j->nrobind < 64)
-			j->robind[j->nrobind++] = v;
+			j->persistent = !strcmp(v, "persistent");
+		} else if (!strcmp(p, "bind") && j->nbind < 64) {
+			/* share:ro|rw:destination */
+			char *a = strchr(v, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+			if (!b || a - v >= (long)sizeof(j->bind[0].share))
+				fail(EINVAL, "guest init: bad bind record %s", v);
+			memcpy(j->bind[j->nbind].share, v, (size_t)(a - v));
+			j->bind[j->nbind].share[a - v] = '\0';
+			j->bind[j->nbind].ro = !strncmp(a + 1, "ro:", 3);
+			j->bind[j->nbind].dst = b + 1;
+			j->nbind++;
+		}
 	}
 	if (!j->exe || !j->nargs)
 		fail(EINVAL, "guest init: the job names no program");
 }
 
 /* ---- set-up ---- */
-
-static void mount_or_fail(const char *src, const char *dst, const char *type, unsigned long fl,
-			  const char *data)
-{
-	mkdir(dst, 0755);
-	if (mount(src, dst, type, fl, data) < 0 && errno != EBUSY)
-		fail(errno, "guest init: mount %s on %s: %s", type ? type : src, dst, strerror(errno));
-}
 
 /* Read-only views of the kernel's global knobs, as the container backend gives. */
 static void protect_proc(void)
@@ -178,33 +222,99 @@ static void protect_proc(void)
 	}
 }
 
-static void mounts(void)
-{
-	mount_or_fail("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
-	mount_or_fail("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL);
-	mount_or_fail("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-	mount_or_fail("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666");
-	mount_or_fail("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-}
+/* ---- the root file system ----
+ * The shares arrive through virtio-fs, tag "vz", at /.vz/fs: root (the rootfs, read-only
+ * in the VMM's server), upper (the persistent layer), b0.. (the binds). The guest's root
+ * is an overlay on the rootfs share, its upper layer a tmpfs (or the persistent share),
+ * so the rootfs directory on the host is never written; the binds, /proc, /sys, /dev
+ * and /tmp go onto mount points resolved inside the new root (security/inroot.h), as
+ * the container backend places them. Then the new root replaces the initramfs. */
+#define FS "/.vz/fs"
+#define NEWROOT "/.vz/root"
 
-static void set_raw(int fd)
+static void mount_in(int rootfd, const char *dst, bool dir, const char *src, const char *type,
+		     unsigned long fl, const char *data)
 {
-	struct termios t;
-	if (tcgetattr(fd, &t) == 0) {
-		cfmakeraw(&t);
-		cfsetispeed(&t, B115200);
-		cfsetospeed(&t, B115200);
-		tcsetattr(fd, TCSANOW, &t);
-	}
-}
+	char p[VZ_FD_PATH];
+	int fd = vz_mount_point(rootfd, dst, dir);
 
-static int open_tty(const char *path, int flags)
-{
-	int fd = open(path, flags | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
-		fail(errno, "guest init: open %s: %s", path, strerror(errno));
-	set_raw(fd);
-	return fd;
+		fail(errno, "guest init: mount point %s: %s", dst, strerror(errno));
+	if (mount(src, vz_fd_path(p, fd), type, fl, data) < 0)
+		fail(errno, "guest init: mount %s on %s: %s", type ? type : src, dst, strerror(errno));
+	close(fd);
+}
+
+/* A bind made read-only: the mount on @dst (reopened: the mount point's descriptor
+ * names what is under the new mount). */
+static void remount_ro(int rootfd, const char *dst)
+{
+	char p[VZ_FD_PATH];
+	int fd = vz_open_in(rootfd, dst, 0);
+
+	if (fd < 0 || mount(NULL, vz_fd_path(p, fd), NULL,
+			    MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, NULL) < 0)
+		fail(errno, "guest init: make %s read-only: %s", dst, strerror(errno));
+	close(fd);
+}
+
+static void build_root(const struct job *j)
+{
+	char lower[64], opts[256];
+	int rootfd;
+	struct stat st;
+
+	mkdir("/.vz", 0700);
+	mkdir(FS, 0700);
+	mkdir(NEWROOT, 0755);
+	if (mount("vz", FS, "virtiofs", MS_NOSUID | MS_NODEV, NULL) < 0)
+		fail(errno, "guest init: mount the shared file system: %s", strerror(errno));
+	snprintf(lower, sizeof(lower), "%s/root", FS);
+	if (j->persistent) {
+		snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/upper/upper,workdir=%s/upper/work",
+			 lower, FS, FS);
+	} else {
+		mkdir("/.vz/rw", 0700);
+		if (mount("tmpfs", "/.vz/rw", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0 ||
+		    mkdir("/.vz/rw/upper", 0755) < 0 || mkdir("/.vz/rw/work", 0700) < 0)
+			fail(errno, "guest init: the writable layer: %s", strerror(errno));
+		snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=/.vz/rw/upper,workdir=/.vz/rw/work", lower);
+	}
+	/* nodev, nosuid: as the container's root (a node or set-uid file of the image or of
+	 * the layer gains nothing). */
+	if (mount("overlay", NEWROOT, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
+		fail(errno, "guest init: mount the root overlay: %s", strerror(errno));
+	if ((rootfd = open(NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		fail(errno, "guest init: open the new root: %s", strerror(errno));
+	/* The system's mounts first, the binds last (as the container: a bind may go
+	 * below /tmp or /dev). */
+	mount_in(rootfd, "/proc", true, "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	mount_in(rootfd, "/sys", true, "sysfs", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL);
+	mount_in(rootfd, "/dev", true, "devtmpfs", "devtmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755");
+	mount_in(rootfd, "/dev/pts", true, "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+		 "newinstance,ptmxmode=0666");
+	mount_in(rootfd, "/dev/shm", true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	mount_in(rootfd, "/tmp", true, "tmpfs", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+	for (int i = 0; i < j->nbind; i++) {
+		char src[64];
+		snprintf(src, sizeof(src), "%s/%s", FS, j->bind[i].share);
+		if (stat(src, &st) < 0)
+			fail(errno, "guest init: bind %s: %s", j->bind[i].dst, strerror(errno));
+		mount_in(rootfd, j->bind[i].dst, S_ISDIR(st.st_mode), src, NULL,
+			 MS_BIND | MS_NOSUID | MS_NODEV, NULL);
+		if (j->bind[i].ro)
+			remount_ro(rootfd, j->bind[i].dst);
+	}
+	close(rootfd);
+	/* The shares stay reachable only through the mounts made from them. */
+	umount2(FS, MNT_DETACH);
+	/* Replace the initramfs (switch_root: it cannot be pivoted away). */
+	if (chdir(NEWROOT) < 0 || mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0 ||
+	    chdir("/") < 0)
+		fail(errno, "guest init: enter the new root: %s", strerror(errno));
+	if (j->readonly && mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
+				 NULL) < 0)
+		fail(errno, "guest init: remount / read-only: %s", strerror(errno));
 }
 
 static void loopback_up(void)
@@ -246,16 +356,6 @@ static void pids_limit(long pids)
 		fail(errno, "guest init: set pids.max: %s", strerror(errno));
 }
 
-static void readonly_mounts(const struct job *j)
-{
-	for (int i = 0; i < j->nrobind; i++)
-		if (mount(j->robind[i], j->robind[i], NULL, MS_BIND | MS_REC, NULL) < 0 ||
-		    mount(NULL, j->robind[i], NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-			fail(errno, "guest init: read-only bind %s: %s", j->robind[i], strerror(errno));
-	if (j->readonly && mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY, NULL) < 0)
-		fail(errno, "guest init: remount / read-only: %s", strerror(errno));
-}
-
 static unsigned long oom_kills(void)
 {
 	char buf[8192], *p;
@@ -270,6 +370,25 @@ static unsigned long oom_kills(void)
 	buf[n] = '\0';
 	p = strstr(buf, "\noom_kill ");
 	return p ? strtoul(p + 10, NULL, 10) : 0;
+}
+
+/* The rootfs lives in the guest's page cache (virtio-fs): a guest short of memory
+ * evicts program text and reads it again, for minutes, long before the kernel's OOM
+ * killer sees no progress. A PSI trigger [Documentation/accounting/psi.rst] tells the
+ * init when every task stalled on memory for 3 s of a 5 s window; the init then ends
+ * the workload as out of memory, as an OOM kill would. (Shorter windows also caught a
+ * plain read of a file larger than RAM on kvm_pvm, where the guest kernel's reclaim
+ * runs emulated.) -1 if PSI is missing. */
+static int memory_pressure_trigger(void)
+{
+	static const char trig[] = "full 3000000 5000000";
+	int fd = open("/proc/pressure/memory", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0 && write(fd, trig, sizeof(trig)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
 }
 
 /* ---- the workload ---- */
@@ -345,115 +464,240 @@ static pid_t spawn(const struct job *j, int in_fd, int out_fd, int err_fd)
 	return pid;
 }
 
-/* stdin relay: bytes from the stdin UART, unescaped, into the workload's pipe. */
+/* ---- stdio relays: pipes of the workload <-> the console's ports ---- */
+
+/* One direction: bytes read from @from wait in @buf until @to takes them. Both fds are
+ * non-blocking; the main loop polls whichever side the relay waits for. */
 struct relay {
-	int tty, pipe_w;
-	int esc;
+	int from, to;
 	uint8_t buf[65536];
-	size_t len;
+	size_t len, off;
 	int eof;
 };
 
-static void relay_flush(struct relay *r)
+static void relay_init(struct relay *r, int from, int to)
 {
-	while (r->len && r->pipe_w >= 0) {
-		ssize_t n = write(r->pipe_w, r->buf, r->len);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
+	r->from = from;
+	r->to = to;
+	r->len = r->off = 0;
+	r->eof = from < 0;
+	if (from >= 0)
+		fcntl(from, F_SETFL, O_NONBLOCK);
+	if (to >= 0)
+		fcntl(to, F_SETFL, O_NONBLOCK);
+}
+
+static short relay_events(const struct relay *r, int *fd)
+{
+	if (r->len > r->off) {
+		*fd = r->to;
+		return POLLOUT;
+	}
+	*fd = r->eof ? -1 : r->from;
+	return POLLIN;
+}
+
+/* Move what can move without blocking. At the end of input with nothing left to write,
+ * the write side is closed (for stdin: the workload reads end of file). */
+static void relay_step(struct relay *r)
+{
+	for (;;) {
+		if (r->len > r->off) {
+			ssize_t n = r->to >= 0 ? write(r->to, r->buf + r->off, r->len - r->off) : -1;
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				return;
-			r->len = 0; /* the reader is gone (EPIPE): discard */
+			if (n <= 0) /* the reader is gone: discard */
+				r->off = r->len;
+			else
+				r->off += (size_t)n;
+			continue;
+		}
+		r->len = r->off = 0;
+		if (r->eof)
+			break;
+		ssize_t n = read(r->from, r->buf, sizeof(r->buf));
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			r->eof = 1;
 			break;
 		}
-		memmove(r->buf, r->buf + n, r->len - (size_t)n);
-		r->len -= (size_t)n;
+		r->len = (size_t)n;
 	}
-	if (!r->len && r->eof && r->pipe_w >= 0) {
-		close(r->pipe_w);
-		r->pipe_w = -1;
+	if (r->from >= 0) {
+		close(r->from);
+		r->from = -1;
+	}
+	if (r->to >= 0 && r->eof && !r->len) {
+		close(r->to);
+		r->to = -1;
 	}
 }
 
-static void relay_read(struct relay *r)
+/* After the workload ended: what its output pipes hold goes out in full (blocking on
+ * the port, which the host drains), without waiting for descendants that still hold
+ * the pipes open. */
+static void relay_finish(struct relay *r)
 {
-	uint8_t in[4096];
-	ssize_t n = read(r->tty, in, sizeof(r->buf) - r->len < sizeof(in) ? sizeof(r->buf) - r->len
-									 : sizeof(in));
-	for (ssize_t i = 0; i < n; i++) {
-		if (r->esc) {
-			r->esc = 0;
-			if (in[i] == VZ_STDIN_ESC_EOF)
-				r->eof = 1;
-			else
-				r->buf[r->len++] = 0xff;
-		} else if (in[i] == VZ_STDIN_ESC) {
-			r->esc = 1;
-		} else if (!r->eof) {
-			r->buf[r->len++] = in[i];
+	for (;;) {
+		relay_step(r); /* returns with the pipe empty for now, at its end, or the port full */
+		if (r->len <= r->off || r->to < 0)
+			return;
+		struct pollfd pf = { .fd = r->to, .events = POLLOUT };
+		poll(&pf, 1, -1);
+	}
+}
+
+/* ---- the ports ---- */
+
+/* /dev/vportNpM of each port of guest/abi.h, found by the names the VMM gives them. The
+ * names arrive just after the ports appear: wait for them (10 s: boots on kvm_pvm are
+ * slow, but this step is not). */
+static void find_ports(char paths[VZ_PORT_COUNT][64])
+{
+	static const char *const names[VZ_PORT_COUNT] = VZ_PORT_NAMES;
+	int found = 0;
+
+	for (int tries = 0; tries < 10000 && found < VZ_PORT_COUNT; tries++) {
+		DIR *d = opendir("/sys/class/virtio-ports");
+		struct dirent *de;
+
+		found = 0;
+		for (int i = 0; i < VZ_PORT_COUNT; i++)
+			paths[i][0] = '\0';
+		while (d && (de = readdir(d))) {
+			char p[320], name[64];
+			ssize_t n;
+			int fd;
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(p, sizeof(p), "/sys/class/virtio-ports/%s/name", de->d_name);
+			if ((fd = open(p, O_RDONLY | O_CLOEXEC)) < 0)
+				continue;
+			n = read(fd, name, sizeof(name) - 1);
+			close(fd);
+			if (n <= 0)
+				continue;
+			name[n] = '\0';
+			name[strcspn(name, "\n")] = '\0';
+			for (int i = 0; i < VZ_PORT_COUNT; i++)
+				if (!strcmp(name, names[i]) && !paths[i][0]) {
+					snprintf(paths[i], sizeof(paths[i]), "/dev/%.50s", de->d_name);
+					found++;
+				}
 		}
+		if (d)
+			closedir(d);
+		if (found < VZ_PORT_COUNT)
+			usleep(1000);
 	}
-	relay_flush(r);
+	if (found < VZ_PORT_COUNT)
+		_exit(3); /* no channel to report on: the kernel panics, the VMM reports it */
 }
 
-/* stdout/stderr relay: the workload writes into pipes; the init reads them straight
- * into the VMM's output window (devices.h) and rings the stream's port. */
-static uint8_t *outwin;
-
-static void outwin_map(void)
+static int open_port(const char *path, int flags)
 {
-	int fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
-	void *p;
+	int fd;
+	/* devtmpfs makes the node as the port appears; it may lag the sysfs name. */
+	for (int tries = 0; (fd = open(path, flags | O_NOCTTY | O_CLOEXEC)) < 0 && errno == ENOENT &&
+			    tries < 1000;
+	     tries++)
+		usleep(1000);
+	if (fd < 0 && ctl_fd >= 0)
+		fail(errno, "guest init: open %s: %s", path, strerror(errno));
+	return fd;
+}
 
+static int null_fd(int flags)
+{
+	int fd = open("/dev/null", flags | O_CLOEXEC);
 	if (fd < 0)
-		fail(errno, "guest init: open /dev/mem: %s", strerror(errno));
-	p = mmap(NULL, VZ_OUT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)VZ_OUT_GPA);
-	close(fd);
-	if (p == MAP_FAILED)
-		fail(errno, "guest init: map the output window: %s", strerror(errno));
-	outwin = p;
+		fail(errno, "guest init: open /dev/null: %s", strerror(errno));
+	return fd;
 }
 
-/* Move what the pipe of stream @ch holds to the host. 0 at end of file. */
-static ssize_t relay_out(int ch, int fd)
+static void pipe_or_fail(int p[2])
 {
-	ssize_t n = read(fd, outwin + VZ_OUT_DATA(ch), VZ_OUT_MAX);
-	if (n > 0) {
-		uint32_t len = (uint32_t)n;
-		uint8_t ring = 1;
-		__atomic_store_n((uint32_t *)(outwin + 4 * ch), len, __ATOMIC_RELEASE);
-		pwrite(port_fd, &ring, 1, VZ_OUT_PORT + ch);
-	}
-	return n;
-}
-
-static int out_pipe(int *read_end)
-{
-	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		fail(errno, "guest init: pipe: %s", strerror(errno));
-	*read_end = p[0];
-	return p[1];
+}
+
+/* Signals from the VMM, read from the control port without blocking. */
+static void control_in(pid_t pid)
+{
+	static uint8_t buf[4096];
+	static size_t len;
+	ssize_t n;
+
+	while ((n = read(ctl_fd, buf + len, sizeof(buf) - len)) > 0) {
+		len += (size_t)n;
+		for (;;) {
+			struct vz_msg_hdr h;
+			if (len < sizeof(h))
+				break;
+			memcpy(&h, buf, sizeof(h));
+			if (h.len > sizeof(buf) - sizeof(h)) {
+				len = 0; /* cannot come from libvz's VMM: drop the stream */
+				break;
+			}
+			if (len < sizeof(h) + h.len)
+				break;
+			if (h.type == VZ_MSG_SIGNAL && h.len >= 4) {
+				int32_t sig;
+				memcpy(&sig, buf + sizeof(h), 4);
+				if (sig > 0 && sig < 65)
+					kill(pid, sig);
+			}
+			memmove(buf, buf + sizeof(h) + h.len, len - sizeof(h) - h.len);
+			len -= sizeof(h) + h.len;
+		}
+	}
 }
 
 int main(void)
 {
 	static struct job j;
-	static struct relay rl;
-	int out_fd, err_fd, in_fd, ctl_fd, sfd, outr[2] = { -1, -1 };
+	static struct relay rin, rout, rerr;
+	static char ports[VZ_PORT_COUNT][64];
+	int port_fd[VZ_PORT_COUNT], psi_fd, thrashed = 0;
+	int out_fd, err_fd, in_fd, sfd, p[2];
 	unsigned long oom_before;
 	sigset_t all;
 	pid_t pid;
 
+	/* It mounts over /dev, /sys and /proc: never anywhere but as a VM's PID 1. */
+	if (getpid() != 1) {
+		static const char msg[] = "vz-guest-init: runs only as PID 1 of a libvz VM\n";
+		write(2, msg, sizeof(msg) - 1);
+		return 1;
+	}
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
 	mkdir("/dev", 0755);
+	mkdir("/sys", 0755);
+	mkdir("/proc", 0755);
+	/* Until the control port is open there is no way to report: a failure here ends
+	 * this process, the kernel panics, and the VMM reports the panic. */
 	if (mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755") < 0 && errno != EBUSY)
-		return 1; /* no way to report: the kernel panics, the VMM reports the crash */
-	port_fd = open("/dev/port", O_WRONLY | O_CLOEXEC);
-	if (port_fd < 0)
+		return 1;
+	if (mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, NULL) < 0 &&
+	    errno != EBUSY)
 		return 2;
-	report(VZ_STATUS_BOOTED, 0, 0, NULL);
-	mounts();
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 && errno != EBUSY)
+		return 3;
+	find_ports(ports);
+	ctl_fd = open_port(ports[VZ_PORT_CONTROL], O_RDWR);
+	if (ctl_fd < 0)
+		return 4;
+	report(VZ_MSG_BOOTED, 0, 0, NULL);
 	read_job(&j);
+	fcntl(ctl_fd, F_SETFL, O_NONBLOCK);
+	/* The stdio ports, opened while the initramfs's /dev is at hand. */
+	for (int i = VZ_PORT_STDIN; i <= VZ_PORT_STDERR; i++)
+		port_fd[i] = (i == VZ_PORT_STDIN ? j.in_tty : i == VZ_PORT_STDOUT ? j.out_tty : j.err_tty)
+				     ? open_port(ports[i], i == VZ_PORT_STDIN ? O_RDONLY : O_WRONLY)
+				     : -1;
+	build_root(&j);
 	if (j.hostname && sethostname(j.hostname, strlen(j.hostname)) < 0)
 		fail(errno, "guest init: sethostname: %s", strerror(errno));
 	if (j.loopback)
@@ -462,69 +706,68 @@ int main(void)
 		pids_limit(j.pids);
 	protect_proc();
 
-	ctl_fd = open_tty("/dev/ttyS3", O_RDONLY | O_NONBLOCK);
-	if (j.out_tty || j.err_tty)
-		outwin_map();
-	out_fd = j.out_tty ? out_pipe(&outr[0]) : open("/dev/null", O_WRONLY | O_CLOEXEC);
-	err_fd = j.err_tty ? out_pipe(&outr[1]) : open("/dev/null", O_WRONLY | O_CLOEXEC);
-	rl.tty = rl.pipe_w = -1;
+	/* stdio: pipes for the workload (so it can reopen /dev/stdout and friends, which a
+	 * port, opened once, would refuse), relayed to and from the ports. */
+	rin.from = rin.to = rout.from = rout.to = rerr.from = rerr.to = -1;
+	rin.eof = rout.eof = rerr.eof = 1;
 	if (j.in_tty) {
-		int p[2];
-		if (pipe2(p, O_CLOEXEC) < 0)
-			fail(errno, "guest init: pipe: %s", strerror(errno));
+		pipe_or_fail(p);
 		in_fd = p[0];
-		rl.pipe_w = p[1];
-		fcntl(rl.pipe_w, F_SETFL, O_NONBLOCK);
-		rl.tty = open_tty("/dev/ttyS0", O_RDONLY | O_NONBLOCK);
+		relay_init(&rin, port_fd[VZ_PORT_STDIN], p[1]);
 	} else {
-		in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		in_fd = null_fd(O_RDONLY);
 	}
-	if (out_fd < 0 || err_fd < 0 || in_fd < 0)
-		fail(errno, "guest init: open /dev/null: %s", strerror(errno));
-	readonly_mounts(&j);
-
+	if (j.out_tty) {
+		pipe_or_fail(p);
+		out_fd = p[1];
+		relay_init(&rout, p[0], port_fd[VZ_PORT_STDOUT]);
+	} else {
+		out_fd = null_fd(O_WRONLY);
+	}
+	if (j.err_tty) {
+		pipe_or_fail(p);
+		err_fd = p[1];
+		relay_init(&rerr, p[0], port_fd[VZ_PORT_STDERR]);
+	} else {
+		err_fd = null_fd(O_WRONLY);
+	}
 	sigemptyset(&all);
 	sigaddset(&all, SIGCHLD);
 	sfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
 	oom_before = oom_kills();
+	psi_fd = memory_pressure_trigger();
 	pid = spawn(&j, in_fd, out_fd, err_fd);
 	close(in_fd);
-	close(out_fd); /* the workload holds the write ends now */
+	close(out_fd); /* the workload holds the pipes' other ends now */
 	close(err_fd);
-	report(VZ_STATUS_EXEC, 0, 0, NULL);
+	report(VZ_MSG_EXEC, 0, 0, NULL);
 
 	for (;;) {
-		struct pollfd pf[5] = {
+		struct pollfd pf[6] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = ctl_fd, .events = POLLIN },
-			{ .fd = rl.pipe_w >= 0 && !rl.eof ? rl.tty : -1,
-			  .events = rl.len < sizeof(rl.buf) ? POLLIN : 0 },
-			{ .fd = outr[0], .events = POLLIN },
-			{ .fd = outr[1], .events = POLLIN },
+			[5] = { .fd = psi_fd, .events = POLLPRI },
 		};
+		struct relay *rl[3] = { &rin, &rout, &rerr };
 		struct signalfd_siginfo si;
 		int status;
 		pid_t w;
 
-		if (rl.len && rl.pipe_w >= 0)
-			relay_flush(&rl);
-		if (poll(pf, 5, rl.len ? 10 : -1) < 0 && errno != EINTR)
+		for (int i = 0; i < 3; i++)
+			pf[2 + i].events = relay_events(rl[i], &pf[2 + i].fd);
+		if (poll(pf, 6, -1) < 0 && errno != EINTR)
 			continue;
-		for (int ch = 0; ch < 2; ch++)
-			if (pf[3 + ch].revents && relay_out(ch, outr[ch]) <= 0) {
-				close(outr[ch]);
-				outr[ch] = -1;
-			}
+		if ((pf[5].revents & POLLPRI) && !thrashed) {
+			thrashed = 1;
+			kill(-pid, SIGKILL);
+		}
+		for (int i = 0; i < 3; i++)
+			if (pf[2 + i].revents)
+				relay_step(rl[i]);
 		while (read(sfd, &si, sizeof(si)) > 0)
 			;
-		if (pf[1].revents & POLLIN) {
-			uint8_t c[2];
-			while (read(ctl_fd, c, 2) == 2)
-				if (c[0] == VZ_CTL_SIGNAL && c[1] > 0 && c[1] < 65)
-					kill(pid, c[1]);
-		}
-		if (pf[2].revents & POLLIN)
-			relay_read(&rl);
+		if (pf[1].revents & POLLIN)
+			control_in(pid);
 		while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
 			int reason, value;
 			if (w != pid)
@@ -538,20 +781,20 @@ int main(void)
 			}
 			/* The guest's OOM killer: a SIGKILL, or a shell reporting its child's
 			 * death, with the kernel's counter moved. */
-			if (oom_kills() > oom_before &&
+			if ((oom_kills() > oom_before || thrashed) &&
 			    ((reason == VZ_REASON_SIGNALED && value == SIGKILL) ||
 			     (reason == VZ_REASON_EXITED && value != 0)))
 				reason = VZ_REASON_OUT_OF_MEMORY, value = SIGKILL;
 			/* What the workload wrote before it ended; descendants that still hold
-			 * the pipes do not keep the sandbox alive. */
-			for (int ch = 0; ch < 2; ch++)
-				if (outr[ch] >= 0) {
-					fcntl(outr[ch], F_SETFL, O_NONBLOCK);
-					while (relay_out(ch, outr[ch]) > 0)
-						;
-				}
-			report(VZ_STATUS_EXIT, reason, value,
-			       reason == VZ_REASON_OUT_OF_MEMORY ? "killed by the guest kernel's OOM killer" : NULL);
+			 * the pipes do not keep the sandbox alive. The VMM passes all of it to
+			 * the host before it reports the end. */
+			relay_finish(&rout);
+			relay_finish(&rerr);
+			report(VZ_MSG_EXIT, reason, value,
+			       reason != VZ_REASON_OUT_OF_MEMORY ? NULL
+			       : thrashed ? "killed by libvz's guest init: the guest ran out of memory "
+					    "(every task stalled on memory for 3 s of 5 s)"
+					  : "killed by the guest kernel's OOM killer");
 			hang();
 		}
 	}
