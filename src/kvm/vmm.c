@@ -125,7 +125,8 @@ static void send_phase(struct vz_vmm *v, const char *name)
 		vz_ipc_phase(v->sync_fd, name);
 }
 
-/* The tail of the kernel console, from "Kernel panic" if there is one. */
+/* The tail of the kernel console: from the guest init's last words or "Kernel panic" if
+ * there are any. */
 static void console_tail(struct vz_vmm *v, char *out, size_t len)
 {
 	struct vz_uart *c = &v->uart;
@@ -137,7 +138,10 @@ static void console_tail(struct vz_vmm *v, char *out, size_t len)
 	for (uint64_t i = 0; i < n; i++)
 		buf[i] = v->console_ring[(start + i) % VZ_UART_RING];
 	buf[n] = '\0';
-	p = strstr(buf, "Kernel panic");
+	/* The guest init's own last words, when it could not reach the VMM otherwise. */
+	p = strstr(buf, "vz-guest-init:");
+	if (!p)
+		p = strstr(buf, "Kernel panic");
 	if (!p) {
 		size_t keep = len > 1 ? len - 1 : 0;
 		p = n > keep ? buf + n - keep : buf;

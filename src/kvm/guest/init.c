@@ -268,7 +268,8 @@ static void build_root(const struct job *j)
 	mkdir(FS, 0700);
 	mkdir(NEWROOT, 0755);
 	if (mount("vz", FS, "virtiofs", MS_NOSUID | MS_NODEV, NULL) < 0)
-		fail(errno, "guest init: mount the shared file system: %s", strerror(errno));
+		fail(errno, "guest init: mount the shared file system: %s%s", strerror(errno),
+		     errno == ENODEV ? " (the guest kernel lacks VIRTIO_FS or FUSE_FS)" : "");
 	snprintf(lower, sizeof(lower), "%s/root", FS);
 	if (j->persistent) {
 		snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/upper/upper,workdir=%s/upper/work",
@@ -283,7 +284,8 @@ static void build_root(const struct job *j)
 	/* nodev, nosuid: as the container's root (a node or set-uid file of the image or of
 	 * the layer gains nothing). */
 	if (mount("overlay", NEWROOT, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
-		fail(errno, "guest init: mount the root overlay: %s", strerror(errno));
+		fail(errno, "guest init: mount the root overlay: %s%s", strerror(errno),
+		     errno == ENODEV ? " (the guest kernel lacks OVERLAY_FS)" : "");
 	if ((rootfd = open(NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		fail(errno, "guest init: open the new root: %s", strerror(errno));
 	/* The system's mounts first, the binds last (as the container: a bind may go
@@ -591,8 +593,18 @@ static void find_ports(char paths[VZ_PORT_COUNT][64])
 		if (found < VZ_PORT_COUNT)
 			usleep(1000);
 	}
-	if (found < VZ_PORT_COUNT)
-		_exit(3); /* no channel to report on: the kernel panics, the VMM reports it */
+	if (found < VZ_PORT_COUNT) {
+		/* No channel to report on: say why on the kernel console, whose tail the VMM
+		 * puts in its error, then end (the kernel panics, the VMM reports it). */
+		static const char msg[] =
+			"\nvz-guest-init: no libvz console ports: the guest kernel needs VIRTIO_MMIO, "
+			"VIRTIO_MMIO_CMDLINE_DEVICES, VIRTIO_CONSOLE, FUSE_FS, VIRTIO_FS and OVERLAY_FS "
+			"built in (=y), as tools/guest-kernel/vz-guest.config has them\n";
+		int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0)
+			write(fd, msg, sizeof(msg) - 1);
+		_exit(3);
+	}
 }
 
 static int open_port(const char *path, int flags)
