@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
 
@@ -80,11 +81,38 @@ static long map_self(const char *path, unsigned id)
 	return write_str(path, line);
 }
 
+/* The file server holds a descriptor per file the guest knows: as many as the kernel
+ * allows (fs.nr_open), or at least the hard limit (raising it needs CAP_SYS_RESOURCE). */
+static void raise_nofile(void)
+{
+	struct rlimit64 {
+		uint64_t cur, max;
+	} now, want;
+	char buf[24] = "";
+	long fd = vz_r_open("/proc/sys/fs/nr_open", O_RDONLY | O_CLOEXEC), n = -1;
+	uint64_t nr_open = 0;
+
+	if (fd >= 0) {
+		n = vz_r_read((int)fd, buf, sizeof(buf) - 1);
+		vz_r_close((int)fd);
+	}
+	for (long i = 0; i < n && buf[i] >= '0' && buf[i] <= '9'; i++)
+		nr_open = nr_open * 10 + (uint64_t)(buf[i] - '0');
+	if (vz_rsys6(SYS_prlimit64, 0, RLIMIT_NOFILE, 0, (long)&now, 0, 0) < 0)
+		return;
+	want.cur = want.max = nr_open > now.max ? nr_open : now.max;
+	if (vz_rsys6(SYS_prlimit64, 0, RLIMIT_NOFILE, (long)&want, 0, 0, 0) < 0) {
+		want.cur = want.max = now.max;
+		vz_rsys6(SYS_prlimit64, 0, RLIMIT_NOFILE, (long)&want, 0, 0, 0);
+	}
+}
+
 int vz_vmm_isolate(void)
 {
 	unsigned uid = (unsigned)vz_rsys(SYS_geteuid, 0, 0, 0), gid = (unsigned)vz_rsys(SYS_getegid, 0, 0, 0);
 	long r;
 
+	raise_nofile();
 	/* Kept open: the FUSE server reopens the shares' files through it. */
 	r = vz_r_open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (r < 0)

@@ -45,7 +45,8 @@ struct vz_fuse_handle {
 	uint32_t users;
 	uint32_t next_free;
 	bool dir;
-	bool release; /* released while in use: the last user closes */
+	bool release;	   /* released while in use: the last user closes */
+	uint64_t next_off; /* a directory's: the offset its position stands at */
 };
 
 /* ---- system calls (return -errno) ---- */
@@ -1268,24 +1269,55 @@ static uint32_t op_readdir(struct req *r, bool plus)
 		fh_put(r->f, h, false);
 		return err(r, -EBADF);
 	}
-	n = vz_rsys(SYS_lseek, h->fd, in->offset, SEEK_SET);
-	if (n >= 0)
-		n = vz_rsys(SYS_getdents64, h->fd, r->scratch + half, half);
-	for (long p = 0; n > 0 && p < n;) {
-		struct linux_dirent64 *d = (struct linux_dirent64 *)(r->scratch + half + p);
-		uint32_t nlen = (uint32_t)strnlen(d->d_name, d->d_reclen - offsetof(struct linux_dirent64, d_name));
-		struct fuse_entry_out e = { 0 };
-		uint32_t need = (plus ? (uint32_t)sizeof(e) : 0) + (uint32_t)FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + nlen);
-		bool dots = !strcmp(d->d_name, ".") || !strcmp(d->d_name, "..");
-
-		if (need > cap - pos)
-			break;
-		/* A lookup only for what fits: each one counts as a reference the guest holds. */
-		if (plus && !dots && lookup_in(r->f, dir, d->d_name, &e) < 0)
-			memset(&e, 0, sizeof(e));
-		emit(r->scratch, &pos, cap, plus, &e, d->d_ino, (uint64_t)d->d_off, d->d_type, d->d_name, nlen);
-		p += d->d_reclen;
+	/* Continue where the last reply ended without seeking: a seek on a directory whose
+	 * offsets are positions (tmpfs and ramfs before Linux 6.6) skips entries once some
+	 * were deleted meanwhile, as `rm -r` does while it lists. So the server never reads
+	 * more than it can send: each getdents64 gets a buffer small enough that all it
+	 * returns fits in the reply (a FUSE entry is at most 4/3 of the kernel's, 20/3
+	 * with READDIRPLUS's entry_out), and the directory's position stays the guest's. */
+	n = 0;
+	if (in->offset != h->next_off) {
+		n = vz_rsys(SYS_lseek, h->fd, in->offset, SEEK_SET);
+		h->next_off = in->offset;
 	}
+	while (n >= 0) {
+		uint32_t left = cap - pos, want = plus ? left * 24 / 160 : left * 3 / 4;
+		if (want > half)
+			want = half;
+		/* One entry with a 255-byte name needs 280 bytes. A reply buffer too small for
+		 * the bound above (never the guest kernel's page) still gets what fits of the
+		 * first read; what does not is read again after a seek. */
+		if (want < 280 && pos)
+			break;
+		if (want < 280)
+			want = 280;
+		n = vz_rsys(SYS_getdents64, h->fd, r->scratch + half, want);
+		if (n <= 0)
+			break;
+		for (long p = 0; p < n;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(r->scratch + half + p);
+			uint32_t nlen = (uint32_t)strnlen(d->d_name, d->d_reclen - offsetof(struct linux_dirent64, d_name));
+			struct fuse_entry_out e = { 0 };
+			uint32_t need = (plus ? (uint32_t)sizeof(e) : 0) +
+					(uint32_t)FUSE_DIRENT_ALIGN(FUSE_NAME_OFFSET + nlen);
+			bool dots = !strcmp(d->d_name, ".") || !strcmp(d->d_name, "..");
+
+			if (need > cap - pos) { /* only after a read of 280 bytes (above): go back */
+				vz_rsys(SYS_lseek, h->fd, (long)h->next_off, SEEK_SET);
+				n = 0;
+				break;
+			}
+			/* A lookup only for what is sent: each counts as a reference the guest holds. */
+			if (plus && !dots && lookup_in(r->f, dir, d->d_name, &e) < 0)
+				memset(&e, 0, sizeof(e));
+			emit(r->scratch, &pos, cap, plus, &e, d->d_ino, (uint64_t)d->d_off, d->d_type, d->d_name,
+			     nlen);
+			h->next_off = (uint64_t)d->d_off;
+			p += d->d_reclen;
+		}
+	}
+	if (n < 0 && pos)
+		n = 0; /* what was read is sent; the error comes again at the next request */
 	put(r->f, dir);
 	fh_put(r->f, h, false);
 	if (n < 0)
