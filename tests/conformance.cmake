@@ -28,7 +28,17 @@ add_custom_command(OUTPUT ${VZ_TEST_PROBE_DIR}/vz-probe
 	DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/vz-probe.c
 	COMMENT "Building the static vz-probe"
 	VERBATIM)
-add_custom_target(vz_probe DEPENDS ${VZ_TEST_PROBE_DIR}/vz-probe)
+# vz-fsprobe: mmap, flock/fcntl locks, non-blocking opens and a bare rename(2), which
+# busybox lacks, for the file system scenarios.
+add_custom_command(OUTPUT ${VZ_TEST_PROBE_DIR}/vz-fsprobe
+	COMMAND ${CMAKE_COMMAND} -E make_directory ${VZ_TEST_PROBE_DIR}
+	COMMAND ${CMAKE_C_COMPILER} -static -O2 -std=gnu11 -D_GNU_SOURCE
+		-Wall -Wextra -Werror -o ${VZ_TEST_PROBE_DIR}/vz-fsprobe
+		${CMAKE_CURRENT_SOURCE_DIR}/vz-fsprobe.c
+	DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/vz-fsprobe.c
+	COMMENT "Building the static vz-fsprobe"
+	VERBATIM)
+add_custom_target(vz_probe DEPENDS ${VZ_TEST_PROBE_DIR}/vz-probe ${VZ_TEST_PROBE_DIR}/vz-fsprobe)
 add_dependencies(conformance vz_probe)
 target_compile_definitions(conformance PRIVATE VZ_TEST_PROBE_DIR="${VZ_TEST_PROBE_DIR}")
 # The testbed runs (tests/kvm_testbed.cmake) need it at the same path. A list of its

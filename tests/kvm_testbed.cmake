@@ -39,7 +39,8 @@ endfunction()
 # the VM backend, as test NAME. vz_svm_testbed_args, when set, adds options of run.sh.
 function(vz_add_svm_test name target)
 	vz_testbed_copy(copy ${target})
-	set(args --timeout 1100 --mem 4096 --env VZ_TEST_BACKEND=vm ${copy} ${vz_svm_testbed_args})
+	set(args --timeout 1100 --mem 4096 --env VZ_TEST_BACKEND=vm --env VZ_TEST_SLOW_IO=1 ${copy}
+		${vz_svm_testbed_args})
 	if(VZ_GUEST_KERNEL)
 		list(APPEND args --copy ${VZ_GUEST_KERNEL} --env VZ_KERNEL=${VZ_GUEST_KERNEL})
 	endif()
@@ -75,7 +76,8 @@ if(TARGET conformance AND VZ_WITH_CONTAINER)
 	set(vz_on_cgroup2 ${PROJECT_SOURCE_DIR}/tools/kvm-testbed/on-cgroup2.sh)
 	vz_testbed_copy(copy conformance)
 	add_test(NAME conformance_container_v2 COMMAND ${VZ_KVM_TESTBED} --timeout 1100
-		--mem 2048 --env VZ_TEST_BACKEND=container ${copy} --copy ${vz_on_cgroup2}
+		--mem 2048 --env VZ_TEST_BACKEND=container --env VZ_TEST_SLOW_IO=1 ${copy}
+		--copy ${vz_on_cgroup2}
 		-- sh ${vz_on_cgroup2} $<TARGET_FILE:conformance>)
 	set_tests_properties(conformance_container_v2 PROPERTIES
 		LABELS "kvm;kvm_testbed;conformance;container" SKIP_RETURN_CODE 77 TIMEOUT 1200)
