@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/cgroup.h"
 #include "common/error.h"
 #include "common/ipc.h"
 #include "common/proc.h"
@@ -113,16 +114,26 @@ void vz_proc_reap_forced(struct vz_proc *p)
 	p->pid = 0;
 }
 
-static int child_main(int sync_w, int status_c, vz_child_fn fn, void *arg)
+static int child_main(int sync_w, int status_c, const struct vz_cgroup *cg, vz_child_fn fn,
+		      void *arg)
 {
 	struct vz_child_chan ch = { .sync_fd = sync_w, .status_fd = status_c };
+	int err;
+
 	vz_ipc_phase(sync_w, "clone");
+	/* Both backends' child (container init, VMM) is in the sandbox's groups before it
+	 * does anything: on v1 by joining here (the descriptors are inherited ones). */
+	if ((err = vz_cgroup_join_child(cg)) < 0) {
+		vz_ipc_error(sync_w, VZ_ERROR, -err, "join the sandbox's cgroup", NULL, NULL);
+		return 127;
+	}
 	return fn(&ch, arg);
 }
 
-int vz_proc_spawn(struct vz_proc *p, struct vz_sandbox *sb, uint64_t flags, int cgroup_fd,
-		  vz_child_fn fn, void *arg)
+int vz_proc_spawn(struct vz_proc *p, struct vz_sandbox *sb, uint64_t flags,
+		  const struct vz_cgroup *cg, vz_child_fn fn, void *arg)
 {
+	int cgroup_fd = cg && cg->version == 2 ? cg->dirfd : -1;
 	int sync[2] = { -1, -1 }, status[2] = { -1, -1 }, pidfd = -1, rc;
 	struct clone_args ca = { 0 };
 	pid_t pid;
@@ -146,7 +157,7 @@ int vz_proc_spawn(struct vz_proc *p, struct vz_sandbox *sb, uint64_t flags, int 
 	if (pid == 0) {
 		close(sync[0]);
 		close(status[0]);
-		_exit(child_main(sync[1], status[1], fn, arg));
+		_exit(child_main(sync[1], status[1], cg, fn, arg));
 	}
 	vz_close(&sync[1]);
 	vz_close(&status[1]);

@@ -27,11 +27,13 @@ struct vz_sandbox;
  * only use async-signal-safe calls. */
 typedef int (*vz_child_fn)(const struct vz_child_chan *ch, void *arg);
 
-/* Clone the child with @flags (namespaces) into @cgroup_fd (a cgroup v2 directory, or
- * -1), run @fn in it, and read its sync pipe until EOF. Phase marks are recorded in
+/* Clone the child with @flags (namespaces) into the sandbox's cgroup @cg (NULL: none;
+ * v2: born in it through CLONE_INTO_CGROUP; v1: the child joins its groups before
+ * @fn), run @fn in it, and read its sync pipe until EOF. Phase marks are recorded in
  * @sb; an error message from the child becomes this thread's error (VZ_ECHILD or the
  * code sent) and the child is killed and reaped. @sb may be NULL (no phases). */
-int vz_proc_spawn(struct vz_proc *p, struct vz_sandbox *sb, uint64_t flags, int cgroup_fd,
+struct vz_cgroup;
+int vz_proc_spawn(struct vz_proc *p, struct vz_sandbox *sb, uint64_t flags, const struct vz_cgroup *cg,
 		  vz_child_fn fn, void *arg);
 
 /* Kill (SIGKILL) and reap the child if it still runs; close its fds. */

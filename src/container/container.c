@@ -112,19 +112,14 @@ static void scrub_host_strings(const struct vz_ctr_plan *plan)
 static int ctr_child(const struct vz_child_chan *ch, void *arg)
 {
 	const struct vz_ctr_plan *plan = arg;
-	int err;
 
 	/* A session of its own: the sandbox must never share the caller's terminal
 	 * session (and its controlling terminal) [bwrap CVE-2017-5226]. */
 	if (setsid() < 0)
 		return vz_ctr_fail(ch, "setsid", ""), 127;
 	scrub_host_strings(plan);
-	/* Join the sandbox's cgroups first, then root a cgroup namespace there, so the
-	 * workload sees its own group as "/". */
-	if ((err = vz_cgroup_join_child(plan->cgroup)) < 0) {
-		errno = -err;
-		return vz_ctr_fail(ch, "join cgroup", ""), 127;
-	}
+	/* In the sandbox's cgroups already (vz_proc_spawn): root a cgroup namespace there,
+	 * so the workload sees its own group as "/". */
 	if (unshare(CLONE_NEWCGROUP) < 0)
 		return vz_ctr_fail(ch, "unshare cgroup namespace", ""), 127;
 	vz_ipc_phase(ch->sync_fd, "cgroup");
@@ -157,9 +152,7 @@ static int ctr_start(struct vz_sandbox *sb)
 		return rc;
 	}
 	vz_sandbox_add_phase(sb, "plan", vz_now_ns());
-	rc = vz_proc_spawn(&sb->proc, sb, clone_flags(&plan),
-			   sb->cgroup && sb->cgroup->version == 2 ? sb->cgroup->dirfd : -1, ctr_child,
-			   &plan);
+	rc = vz_proc_spawn(&sb->proc, sb, clone_flags(&plan), sb->cgroup, ctr_child, &plan);
 	if (rc == VZ_ERROR && vz_error_last()->os_errno == EPERM && plan.userns)
 		vz_err_wrap("creating a user namespace was refused (are unprivileged user "
 			    "namespaces enabled?)");

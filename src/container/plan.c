@@ -37,7 +37,7 @@ int vz_ctr_plan_build(struct vz_ctr_plan *plan, struct vz_sandbox *sb)
 	bool root = geteuid() == 0;
 
 	*plan = (struct vz_ctr_plan){ .cfg = cfg, .exe = sb->exe, .rootfd = -1,
-				      .stdio = sb->child_stdio, .cgroup = sb->cgroup,
+				      .stdio = sb->child_stdio,
 				      .deadline_ns = sb->deadline_ns,
 				      .nofile = sb->limits[VZ_LIMIT_OPEN_FILES] };
 	plan->userns = cfg->userns == VZ_USERNS_ON || (cfg->userns == VZ_USERNS_AUTO && !root);

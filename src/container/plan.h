@@ -30,7 +30,6 @@ struct vz_ctr_plan {
 	uintptr_t host_args[2], host_env[2];
 	char uid_map[48], gid_map[48];
 	const int *stdio;	 /* fds to install as 0-2, -1 = keep the caller's */
-	const struct vz_cgroup *cgroup;
 	uint64_t deadline_ns;	 /* wall-time limit enforced by init, or 0 */
 	int64_t nofile;		 /* RLIMIT_NOFILE, or 0 */
 };

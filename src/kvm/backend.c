@@ -262,11 +262,7 @@ static int kvm_child(const struct vz_child_chan *ch, void *arg)
 	const struct vz_kvm_plan *plan = arg;
 	int err;
 
-	/* Join first: the v1 groups' cgroup.procs descriptors are inherited ones. */
-	if ((err = vz_cgroup_join_child(plan->cgroup)) < 0) {
-		vz_ipc_error(ch->sync_fd, VZ_ERROR, -err, "VMM: join cgroup", NULL, NULL);
-		return 126;
-	}
+	/* In the sandbox's cgroups already (vz_proc_spawn joined them). */
 	close_inherited(ch, plan);
 	if ((err = vz_vmm_isolate()) < 0) {
 		vz_ipc_error(ch->sync_fd, VZ_ERROR, -err,
@@ -319,7 +315,7 @@ static void close_shares(struct vz_kvm_plan *plan)
 static int kvm_start(struct vz_sandbox *sb)
 {
 	struct kvm_priv *priv = sb->priv;
-	struct vz_kvm_plan planv = { .cgroup = sb->cgroup }, *plan = &planv;
+	struct vz_kvm_plan planv = { 0 }, *plan = &planv;
 	struct vz_cpio cpio = { 0 }, job = { 0 };
 	struct vz_initramfs_spec spec = {
 		.cfg = sb->cfg, .exe = sb->exe, .pids = sb->limits[VZ_LIMIT_PIDS],
@@ -388,9 +384,7 @@ static int kvm_start(struct vz_sandbox *sb)
 	plan->initrd_len = cpio.len;
 	plan->initrd_map_len = cpio.cap;
 	vz_sandbox_add_phase(sb, "plan", vz_now_ns());
-	rc = vz_proc_spawn(&sb->proc, sb, 0,
-			   sb->cgroup && sb->cgroup->version == 2 ? sb->cgroup->dirfd : -1, kvm_child,
-			   plan);
+	rc = vz_proc_spawn(&sb->proc, sb, 0, sb->cgroup, kvm_child, plan);
 out:
 	close_shares(plan);
 	vz_cpio_release(&cpio);

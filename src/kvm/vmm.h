@@ -34,7 +34,6 @@ struct vz_kvm_plan {
 	int out_fd, err_fd;	  /* guest stdout/stderr go here (-1: the guest uses /dev/null) */
 	int in_fd;		  /* the guest's stdin comes from here (-1: none) */
 	int console_fd;		  /* kernel console copy (-1: kept for crash reports only) */
-	const struct vz_cgroup *cgroup; /* v1 groups the VMM joins first (or NULL) */
 };
 
 /* In the child, before vz_vmm_main: a mount namespace whose root is an empty tmpfs
