@@ -1280,7 +1280,7 @@ static uint32_t op_readdir(struct req *r, bool plus)
 		n = vz_rsys(SYS_lseek, h->fd, in->offset, SEEK_SET);
 		h->next_off = in->offset;
 	}
-	while (n >= 0) {
+	for (bool full = false; n >= 0 && !full;) {
 		uint32_t left = cap - pos, want = plus ? left * 24 / 160 : left * 3 / 4;
 		if (want > half)
 			want = half;
@@ -1304,7 +1304,9 @@ static uint32_t op_readdir(struct req *r, bool plus)
 
 			if (need > cap - pos) { /* only after a read of 280 bytes (above): go back */
 				vz_rsys(SYS_lseek, h->fd, (long)h->next_off, SEEK_SET);
-				n = 0;
+				/* Not even one entry fits: the buffer is too small (as getdents says). */
+				n = pos ? 0 : -EINVAL;
+				full = true;
 				break;
 			}
 			/* A lookup only for what is sent: each counts as a reference the guest holds. */
