@@ -90,4 +90,4 @@ vz_fuzz(fuzz_virtq 12304 ${vz_virtio}/queue.c)
 vz_fuzz(fuzz_console_ctl 8192 ${vz_virtio}/console.c ${vz_virtio}/queue.c ${vz_virtio}/mmio.c
 	${PROJECT_SOURCE_DIR}/src/kvm/thread.c)
 # Sequences of FUSE requests: records of up to 64 KiB each, at most 64 of them.
-vz_fuzz(fuzz_fuse 65536 ${PROJECT_SOURCE_DIR}/src/kvm/fuse/server.c)
+vz_fuzz(fuzz_fuse 65536 ${PROJECT_SOURCE_DIR}/src/kvm/fuse/server.c ${vz_virtio}/queue.c)

@@ -37,18 +37,6 @@ static void put_hex(char *b, uint64_t v)
 	*b = '\0';
 }
 
-static void put_dec(char *b, uint32_t v)
-{
-	char tmp[11];
-	int n = 0;
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10) && n < 10);
-	while (n)
-		*b++ = tmp[--n];
-	*b = '\0';
-}
-
 int vz_devtab_cmdline(const struct vz_devtab *t, char *cmdline, size_t cap)
 {
 	size_t start = strlen(cmdline);
@@ -56,13 +44,13 @@ int vz_devtab_cmdline(const struct vz_devtab *t, char *cmdline, size_t cap)
 	for (int i = 0; i < t->n; i++) {
 		char num[24];
 		vz_strlcat(cmdline, " virtio_mmio.device=", cap);
-		put_dec(num, (uint32_t)(t->slot[i].len >> 10));
+		vz_utoa(num, t->slot[i].len >> 10);
 		vz_strlcat(cmdline, num, cap);
 		vz_strlcat(cmdline, "K@0x", cap);
 		put_hex(num, t->slot[i].base);
 		vz_strlcat(cmdline, num, cap);
 		vz_strlcat(cmdline, ":", cap);
-		put_dec(num, t->slot[i].irq);
+		vz_utoa(num, t->slot[i].irq);
 		vz_strlcat(cmdline, num, cap);
 		if (strlen(cmdline) + 1 >= cap) { /* truncated (or exactly full: refused too) */
 			cmdline[start] = '\0';
@@ -89,8 +77,6 @@ int vz_devmgr_attach(struct vz_vm *vm, const struct vz_devslot *slot, struct vz_
 
 	run->slot = slot;
 	run->dev = dev;
-	for (unsigned i = 0; i < VZ_VIRTIO_MAX_QUEUES; i++)
-		run->kick_fd[i] = -1;
 	if ((r = vz_bus_add(&vm->mmio, &virtio_mmio_ops, vm, slot->base, slot->len, dev)) < 0)
 		return (int)r;
 	if ((efd = (int)vz_rsys(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK, 0)) < 0)
@@ -107,7 +93,7 @@ int vz_devmgr_attach(struct vz_vm *vm, const struct vz_devslot *slot, struct vz_
 					    .len = 4, .fd = efd, .flags = KVM_IOEVENTFD_FLAG_DATAMATCH };
 		if ((r = vz_r_ioctl(vm->vm_fd, KVM_IOEVENTFD, &io)) < 0)
 			return (int)r;
-		run->kick_fd[q] = efd;
+		dev->kick_fd[q] = efd;
 	}
 	return 0;
 }

@@ -55,11 +55,10 @@ int vz_devtab_cmdline(const struct vz_devtab *t, char *cmdline, size_t cap);
 struct vz_devrun {
 	const struct vz_devslot *slot;
 	struct vz_virtio_dev *dev;
-	int kick_fd[VZ_VIRTIO_MAX_QUEUES]; /* ioeventfd per queue (-1: none) */
 };
 
 /* Put @dev on the VM: its MMIO range on the bus, an irqfd for its IRQ (set as
- * dev->irq_fd) and an ioeventfd per queue. Returns 0 or -errno. */
+ * dev->irq_fd) and an ioeventfd per queue (dev->kick_fd). Returns 0 or -errno. */
 int vz_devmgr_attach(struct vz_vm *vm, const struct vz_devslot *slot, struct vz_virtio_dev *dev,
 		     struct vz_devrun *run);
 

@@ -83,6 +83,21 @@ static inline void vz_r_exit_group(int code)
 	__builtin_unreachable();
 }
 
+/* @v in decimal into @b (room for 21 bytes); returns @b. Allocation-free, for the VMM's
+ * threads (command-line words, /proc/self/fd names, id maps). */
+static inline char *vz_utoa(char *b, uint64_t v)
+{
+	char t[20];
+	int n = 0;
+	do
+		t[n++] = (char)('0' + v % 10);
+	while ((v /= 10) && n < 20);
+	for (int i = 0; i < n; i++)
+		b[i] = t[n - 1 - i];
+	b[n] = '\0';
+	return b;
+}
+
 /* A spinlock for device state shared by vCPU threads and the VMM's main thread;
  * critical sections are a few instructions long. */
 typedef struct {

@@ -56,23 +56,11 @@ static long write_str(const char *path, const char *s)
 	return n < 0 ? n : 0;
 }
 
-static void put_uint(char *b, unsigned v)
-{
-	char t[12];
-	int n = 0;
-	do
-		t[n++] = (char)('0' + v % 10);
-	while ((v /= 10) && n < 11);
-	while (n)
-		*b++ = t[--n];
-	*b = '\0';
-}
-
 /* "ID ID 1": keep this one identity inside a new user namespace. */
 static long map_self(const char *path, unsigned id)
 {
-	char line[40], num[12];
-	put_uint(num, id);
+	char line[60], num[24];
+	vz_utoa(num, id);
 	line[0] = '\0';
 	vz_strlcat(line, num, sizeof(line));
 	vz_strlcat(line, " ", sizeof(line));

@@ -14,6 +14,7 @@
 #include <sys/xattr.h>
 
 #include "kvm/fuse/server.h"
+#include "kvm/virtio/virtio.h"
 
 #define NS 1000000000ull
 #define TIMEOUT_S 1 /* entry and attribute cache validity: host-side changes show within 1 s */
@@ -65,20 +66,6 @@ static long sys_openat(int dfd, const char *name, int flags, unsigned mode)
 	return vz_rsys6(SYS_openat, dfd, (long)name, flags, mode, 0, 0);
 }
 #define sys6(n, a, b, c, d, e, g) vz_rsys6((n), (long)(a), (long)(b), (long)(c), (long)(d), (long)(e), (long)(g))
-
-/* The decimal name of @fd in /proc/self/fd. */
-static void fdname(int fd, char out[16])
-{
-	char t[16];
-	int n = 0;
-	unsigned v = (unsigned)fd;
-	do
-		t[n++] = (char)('0' + v % 10);
-	while ((v /= 10) && n < 15);
-	for (int i = 0; i < n; i++)
-		out[i] = t[n - 1 - i];
-	out[n] = '\0';
-}
 
 /* ---- tables ---- */
 
@@ -343,19 +330,7 @@ struct req {
 
 static uint32_t put_out(const struct req *r, uint32_t off, const void *src, uint32_t len)
 {
-	uint32_t done = 0;
-	for (unsigned i = 0; i < r->nout && done < len; i++) {
-		uint32_t l = (uint32_t)r->out[i].iov_len;
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		uint32_t k = l - off < len - done ? l - off : len - done;
-		memcpy((uint8_t *)r->out[i].iov_base + off, (const uint8_t *)src + done, k);
-		done += k;
-		off = 0;
-	}
-	return done;
+	return (uint32_t)vz_iov_write(r->out, r->nout, off, src, len);
 }
 
 /* The part [off, off + len) of an iovec array, as an iovec array in @dst (at most @max
@@ -621,7 +596,7 @@ static uint32_t op_setattr(struct req *r)
 {
 	const struct fuse_setattr_in *in = arg(r, 0, sizeof(*in));
 	long rc = 0;
-	char pn[16];
+	char pn[24];
 	struct vz_fuse_inode *i;
 	uint32_t n;
 
@@ -629,7 +604,7 @@ static uint32_t op_setattr(struct req *r)
 		return err(r, -EINVAL);
 	if (!(i = writable(r, r->h->nodeid, &rc)))
 		return err(r, rc);
-	fdname(i->fd, pn);
+	vz_utoa(pn, (unsigned)(i->fd));
 	if (in->valid & FATTR_MODE)
 		rc = sys6(SYS_fchmodat, r->f->proc_fd, pn, in->mode & 07777, 0, 0, 0);
 	if (!rc && (in->valid & (FATTR_UID | FATTR_GID)))
@@ -808,7 +783,7 @@ static uint32_t op_link(struct req *r)
 	const struct fuse_link_in *in = arg(r, 0, sizeof(*in));
 	const char *name = in ? name_at(r, sizeof(*in), NULL) : NULL;
 	struct vz_fuse_inode *p, *old;
-	char pn[16];
+	char pn[24];
 	long rc;
 
 	if (!name)
@@ -822,7 +797,7 @@ static uint32_t op_link(struct req *r)
 	if (old->share != p->share || S_ISDIR(old->mode)) {
 		rc = old->share != p->share ? -EXDEV : -EPERM;
 	} else {
-		fdname(old->fd, pn);
+		vz_utoa(pn, (unsigned)(old->fd));
 		rc = sys6(SYS_linkat, r->f->proc_fd, pn, p->fd, name, AT_SYMLINK_FOLLOW, 0);
 	}
 	put(r->f, old);
@@ -849,7 +824,7 @@ static uint32_t op_open(struct req *r, bool dir)
 	struct fuse_open_out o = { 0 };
 	bool root;
 	struct vz_fuse_inode *i = get(r->f, r->h->nodeid, &root);
-	char pn[16];
+	char pn[24];
 	long fd;
 
 	if (!in) {
@@ -869,7 +844,7 @@ static uint32_t op_open(struct req *r, bool dir)
 	} else if (!dir && wants_write(in->flags) && r->f->share[i->share].ro) {
 		fd = -EROFS;
 	} else {
-		fdname(i->fd, pn);
+		vz_utoa(pn, (unsigned)(i->fd));
 		fd = sys_openat(r->f->proc_fd, pn,
 				dir ? O_RDONLY | O_DIRECTORY | O_CLOEXEC : open_flags(in->flags), 0);
 	}
@@ -910,13 +885,13 @@ static uint32_t op_create(struct req *r)
 		sys6(SYS_fchownat, p->fd, name, r->h->uid, r->h->gid, AT_SYMLINK_NOFOLLOW, 0);
 	if (fd == -EEXIST && !(in->flags & O_EXCL)) {
 		struct stat st;
-		char pn[16];
+		char pn[24];
 		long pfd = sys_openat2(p->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0, beneath);
 		if (pfd < 0) {
 			fd = pfd;
 		} else {
 			if ((fd = stat_fd((int)pfd, &st)) == 0) {
-				fdname((int)pfd, pn);
+				vz_utoa(pn, (unsigned)((int)pfd));
 				fd = S_ISREG(st.st_mode) ? sys_openat(r->f->proc_fd, pn, open_flags(in->flags), 0)
 				     : S_ISDIR(st.st_mode) ? -EISDIR
 							   : -EACCES;
@@ -1059,7 +1034,7 @@ static uint32_t op_setxattr(struct req *r)
 	const char *name = in ? str(r, FUSE_COMPAT_SETXATTR_IN_SIZE, &next) : NULL;
 	const void *val = name ? arg(r, next, in->size) : NULL;
 	struct vz_fuse_inode *i;
-	char pn[16];
+	char pn[24];
 	long rc;
 
 	if (!val)
@@ -1068,7 +1043,7 @@ static uint32_t op_setxattr(struct req *r)
 		return err(r, -EPERM);
 	if (!(i = writable(r, r->h->nodeid, &rc)))
 		return err(r, rc);
-	fdname(i->fd, pn);
+	vz_utoa(pn, (unsigned)(i->fd));
 	/* Relative to the working directory, which is /proc/self/fd (vz_fuse_init's caller). */
 	rc = S_ISREG(i->mode) || S_ISDIR(i->mode)
 		     ? sys6(SYS_setxattr, pn, name, val, in->size, in->flags, 0)
@@ -1083,7 +1058,7 @@ static uint32_t xattr_get(struct req *r, bool list)
 	const char *name = list ? "" : in ? str(r, sizeof(*in), NULL) : NULL;
 	bool root;
 	struct vz_fuse_inode *i = get(r->f, r->h->nodeid, &root);
-	char pn[16];
+	char pn[24];
 	uint32_t size;
 	long n;
 
@@ -1098,7 +1073,7 @@ static uint32_t xattr_get(struct req *r, bool list)
 	if (!i)
 		return err(r, root ? -ENODATA : -EBADF);
 	size = in->size < r->scratch_len ? in->size : r->scratch_len;
-	fdname(i->fd, pn);
+	vz_utoa(pn, (unsigned)(i->fd));
 	if (!S_ISREG(i->mode) && !S_ISDIR(i->mode))
 		n = list ? 0 : -ENODATA;
 	else if (list)
@@ -1119,7 +1094,7 @@ static uint32_t op_removexattr(struct req *r)
 {
 	const char *name = str(r, 0, NULL);
 	struct vz_fuse_inode *i;
-	char pn[16];
+	char pn[24];
 	long rc;
 
 	if (!name)
@@ -1128,7 +1103,7 @@ static uint32_t op_removexattr(struct req *r)
 		return err(r, -EPERM);
 	if (!(i = writable(r, r->h->nodeid, &rc)))
 		return err(r, rc);
-	fdname(i->fd, pn);
+	vz_utoa(pn, (unsigned)(i->fd));
 	rc = S_ISREG(i->mode) || S_ISDIR(i->mode) ? vz_rsys(SYS_removexattr, pn, name, 0) : -EPERM;
 	put(r->f, i);
 	return reply(r, (int)rc, NULL, 0);
@@ -1342,11 +1317,7 @@ uint32_t vz_fuse_request(struct vz_fuse *f, const struct iovec *in, unsigned nin
 	/* One copy of the header and the arguments (a WRITE's data stays where it is): the
 	 * guest may change its buffers while they are read. */
 	want = in_len < VZ_FUSE_BUF / 2 ? in_len : VZ_FUSE_BUF / 2;
-	for (unsigned i = 0; i < nin && copy < want; i++) {
-		uint32_t k = (uint32_t)in[i].iov_len < want - copy ? (uint32_t)in[i].iov_len : want - copy;
-		memcpy(buf + copy, in[i].iov_base, k);
-		copy += k;
-	}
+	copy = (uint32_t)vz_iov_read(in, nin, 0, buf, want);
 	if (copy < IN_HDR)
 		return 0;
 	memcpy(&h, buf, IN_HDR);

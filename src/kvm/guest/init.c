@@ -46,33 +46,14 @@ static int ctl_fd = -1; /* the control port */
 
 /* ---- the control channel ---- */
 
-static int write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EAGAIN) {
-			struct pollfd pf = { .fd = fd, .events = POLLOUT };
-			poll(&pf, 1, -1);
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int read_full(int fd, void *buf, size_t len)
+/* All of @len bytes, read or written, waiting (poll) where the fd is non-blocking. */
+static int io_full(int fd, void *buf, size_t len, bool out)
 {
 	uint8_t *p = buf;
 	while (len) {
-		ssize_t n = read(fd, p, len);
+		ssize_t n = out ? write(fd, p, len) : read(fd, p, len);
 		if (n < 0 && errno == EAGAIN) {
-			struct pollfd pf = { .fd = fd, .events = POLLIN };
+			struct pollfd pf = { .fd = fd, .events = out ? POLLOUT : POLLIN };
 			poll(&pf, 1, -1);
 			continue;
 		}
@@ -101,7 +82,7 @@ static void report(int type, int32_t v1, int32_t v2, const char *text)
 		h.len = (uint32_t)(8 + n);
 	}
 	memcpy(msg, &h, sizeof(h));
-	write_full(ctl_fd, msg, sizeof(h) + h.len);
+	io_full(ctl_fd, msg, sizeof(h) + h.len, true);
 }
 
 __attribute__((noreturn)) static void hang(void)
@@ -150,8 +131,8 @@ static void read_job(struct job *j)
 	struct vz_msg_hdr h;
 	size_t off;
 
-	if (read_full(ctl_fd, &h, sizeof(h)) < 0 || h.type != VZ_MSG_JOB || h.len > VZ_MSG_JOB_MAX ||
-	    read_full(ctl_fd, buf, h.len) < 0)
+	if (io_full(ctl_fd, &h, sizeof(h), false) < 0 || h.type != VZ_MSG_JOB || h.len > VZ_MSG_JOB_MAX ||
+	    io_full(ctl_fd, buf, h.len, false) < 0)
 		fail(EPROTO, "guest init: no job on the control port");
 	off = h.len;
 	buf[off] = '\0';

@@ -333,7 +333,7 @@ static void out_thread(void *arg)
 	struct vz_virtio_dev *d = &c->vdev;
 	unsigned qi = txq(a->port);
 	struct vz_vq *q = &d->vq[qi];
-	int kick = c->run.kick_fd[qi];
+	int kick = c->vdev.kick_fd[qi];
 	static struct vz_vq_elem elems[VZ_PORT_COUNT];
 	struct vz_vq_elem *e = &elems[a->port];
 
@@ -368,16 +368,8 @@ static void out_thread(void *arg)
 
 /* ---- the device ---- */
 
-static void cfg_read(struct vz_virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len)
-{
-	/* struct virtio_console_config: le16 cols, le16 rows, le32 max_nr_ports, le32 emerg_wr */
-	uint8_t cfg[12] = { 0 };
-	uint32_t ports = VZ_PORT_COUNT;
-	(void)d;
-	memcpy(cfg + 4, &ports, 4);
-	if (off < sizeof(cfg))
-		memcpy(data, cfg + off, len <= sizeof(cfg) - off ? len : sizeof(cfg) - off);
-}
+/* struct virtio_console_config: le16 cols, le16 rows, le32 max_nr_ports, le32 emerg_wr */
+static const uint8_t console_config[12] = { [4] = VZ_PORT_COUNT };
 
 static void dev_reset(struct vz_virtio_dev *d)
 {
@@ -389,26 +381,14 @@ static void dev_reset(struct vz_virtio_dev *d)
 		c->port[p].guest_open = c->port[p].host_open = false;
 }
 
-static void dev_notify(struct vz_virtio_dev *d, unsigned q)
-{
-	struct vz_console *c = d->priv;
-	/* Only reached when a doorbell was trapped instead of taken by an ioeventfd: wake
-	 * whoever serves the queue. */
-	if (q < VZ_VIRTIO_MAX_QUEUES && c->run.kick_fd[q] >= 0) {
-		uint64_t one = 1;
-		vz_r_write(c->run.kick_fd[q], &one, sizeof(one));
-	}
-}
-
 static const struct vz_virtio_ops console_ops = {
 	.name = "virtio-console",
 	.device_id = 3,
 	.features = F_MULTIPORT,
 	.nqueues = VZ_CONSOLE_NQUEUES,
-	.config_len = 12,
-	.config_read = cfg_read,
+	.config_len = sizeof(console_config),
+	.config = console_config,
 	.reset = dev_reset,
-	.notify = dev_notify,
 };
 
 void vz_console_init(struct vz_console *c, const struct vz_gmem *mem, const int fds[3],
@@ -425,8 +405,6 @@ void vz_console_init(struct vz_console *c, const struct vz_gmem *mem, const int 
 	c->job_len = job_len;
 	c->on_msg = on_msg;
 	c->owner = owner;
-	for (unsigned i = 0; i < VZ_VIRTIO_MAX_QUEUES; i++)
-		c->run.kick_fd[i] = -1;
 }
 
 int vz_console_start(struct vz_console *c)
@@ -449,20 +427,20 @@ int vz_console_start(struct vz_console *c)
  * 3 port 0 transmitq, 4 stdin receiveq, 5 stdin's host fd, 6 stdin transmitq. */
 int vz_console_pollfds(struct vz_console *c, struct pollfd *pf)
 {
-	struct vz_devrun *r = &c->run;
+	const int *kick = c->vdev.kick_fd;
 	bool want_in;
 
 	vz_spin_lock(&c->vdev.lock);
 	want_in = !c->in_eof && c->port[VZ_PORT_STDIN].guest_open && vz_virtio_running(&c->vdev) &&
 		  stdin_room(c);
 	vz_spin_unlock(&c->vdev.lock);
-	pf[0] = (struct pollfd){ .fd = r->kick_fd[Q_CTL_RX], .events = POLLIN };
-	pf[1] = (struct pollfd){ .fd = r->kick_fd[Q_CTL_TX], .events = POLLIN };
-	pf[2] = (struct pollfd){ .fd = r->kick_fd[rxq(VZ_PORT_CONTROL)], .events = POLLIN };
-	pf[3] = (struct pollfd){ .fd = r->kick_fd[txq(VZ_PORT_CONTROL)], .events = POLLIN };
-	pf[4] = (struct pollfd){ .fd = r->kick_fd[rxq(VZ_PORT_STDIN)], .events = POLLIN };
+	pf[0] = (struct pollfd){ .fd = kick[Q_CTL_RX], .events = POLLIN };
+	pf[1] = (struct pollfd){ .fd = kick[Q_CTL_TX], .events = POLLIN };
+	pf[2] = (struct pollfd){ .fd = kick[rxq(VZ_PORT_CONTROL)], .events = POLLIN };
+	pf[3] = (struct pollfd){ .fd = kick[txq(VZ_PORT_CONTROL)], .events = POLLIN };
+	pf[4] = (struct pollfd){ .fd = kick[rxq(VZ_PORT_STDIN)], .events = POLLIN };
 	pf[5] = (struct pollfd){ .fd = want_in ? c->port[VZ_PORT_STDIN].fd : -1, .events = POLLIN };
-	pf[6] = (struct pollfd){ .fd = r->kick_fd[txq(VZ_PORT_STDIN)], .events = POLLIN };
+	pf[6] = (struct pollfd){ .fd = kick[txq(VZ_PORT_STDIN)], .events = POLLIN };
 	return VZ_CONSOLE_POLLFDS;
 }
 
@@ -542,7 +520,7 @@ void vz_console_drain(struct vz_console *c)
 			return;
 		for (unsigned p = VZ_PORT_STDOUT; p <= VZ_PORT_STDERR; p++) {
 			uint64_t one = 1;
-			vz_r_write(c->run.kick_fd[txq(p)], &one, sizeof(one));
+			vz_r_write(c->vdev.kick_fd[txq(p)], &one, sizeof(one));
 		}
 		struct timespec ts = { 0, 200000 };
 		vz_rsys(SYS_nanosleep, &ts, 0, 0);

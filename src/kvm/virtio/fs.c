@@ -12,17 +12,11 @@
 #define STACK (64 * 1024)
 #define AREA (STACK + sizeof(struct vz_vq_elem) + VZ_FUSE_BUF)
 
-static void cfg_read(struct vz_virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len)
-{
-	/* struct virtio_fs_config: u8 tag[36]; le32 num_request_queues */
-	uint8_t cfg[40] = { 0 };
-	uint32_t nq = 1;
-	(void)d;
-	memcpy(cfg, VZ_FS_TAG, sizeof(VZ_FS_TAG) - 1);
-	memcpy(cfg + 36, &nq, 4);
-	if (off < sizeof(cfg))
-		memcpy(data, cfg + off, len <= sizeof(cfg) - off ? len : sizeof(cfg) - off);
-}
+/* struct virtio_fs_config */
+static const struct {
+	char tag[36];
+	uint32_t num_request_queues;
+} fs_config = { VZ_FS_TAG, 1 };
 
 static void dev_reset(struct vz_virtio_dev *d)
 {
@@ -30,23 +24,13 @@ static void dev_reset(struct vz_virtio_dev *d)
 	fs->gen++;
 }
 
-static void dev_notify(struct vz_virtio_dev *d, unsigned q)
-{
-	struct vz_fs_dev *fs = d->priv;
-	if (q < VZ_VIRTIO_MAX_QUEUES && fs->run.kick_fd[q] >= 0) {
-		uint64_t one = 1;
-		vz_r_write(fs->run.kick_fd[q], &one, sizeof(one));
-	}
-}
-
 static const struct vz_virtio_ops fs_ops = {
 	.name = "virtio-fs",
 	.device_id = 26,
 	.nqueues = 2,
-	.config_len = 40,
-	.config_read = cfg_read,
+	.config_len = sizeof(fs_config),
+	.config = &fs_config,
 	.reset = dev_reset,
-	.notify = dev_notify,
 };
 
 int vz_fs_init(struct vz_fs_dev *d, const struct vz_gmem *mem, const struct vz_fuse_share *shares,
@@ -54,8 +38,6 @@ int vz_fs_init(struct vz_fs_dev *d, const struct vz_gmem *mem, const struct vz_f
 {
 	memset(d, 0, sizeof(*d));
 	vz_virtio_init(&d->vdev, &fs_ops, d, mem, -1);
-	for (unsigned i = 0; i < VZ_VIRTIO_MAX_QUEUES; i++)
-		d->run.kick_fd[i] = -1;
 	return vz_fuse_init(&d->fuse, shares, n, proc_fd);
 }
 
@@ -69,7 +51,7 @@ static void worker(void *arg)
 	struct vz_vq *q = &d->vq[qi];
 	struct vz_vq_elem *e = (struct vz_vq_elem *)((uint8_t *)fs->th[k].mem + STACK);
 	uint8_t *buf = (uint8_t *)(e + 1);
-	int kick = fs->run.kick_fd[qi];
+	int kick = fs->vdev.kick_fd[qi];
 
 	for (;;) {
 		uint32_t gen, len;

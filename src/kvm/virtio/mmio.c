@@ -56,6 +56,8 @@ void vz_virtio_init(struct vz_virtio_dev *d, const struct vz_virtio_ops *ops, vo
 	d->priv = priv;
 	d->mem = mem;
 	d->irq_fd = irq_fd;
+	for (unsigned i = 0; i < VZ_VIRTIO_MAX_QUEUES; i++)
+		d->kick_fd[i] = -1;
 }
 
 bool vz_virtio_running(const struct vz_virtio_dev *d)
@@ -214,8 +216,13 @@ static void reg_write(struct vz_virtio_dev *d, uint64_t off, uint32_t v)
 		break;
 	case R_QUEUE_NOTIFY:
 		/* Normally an ioeventfd catches this before it exits to the VMM. */
-		if (v < d->ops->nqueues && vz_virtio_running(d) && d->ops->notify)
-			d->ops->notify(d, v);
+		if (v < d->ops->nqueues && v < VZ_VIRTIO_MAX_QUEUES && vz_virtio_running(d)) {
+			uint64_t one = 1;
+			if (d->ops->notify)
+				d->ops->notify(d, v);
+			else if (d->kick_fd[v] >= 0)
+				vz_r_write(d->kick_fd[v], &one, sizeof(one));
+		}
 		break;
 	case R_INTERRUPT_ACK:
 		__atomic_and_fetch(&d->isr, ~v, __ATOMIC_SEQ_CST);
@@ -253,7 +260,9 @@ void vz_virtio_mmio_access(struct vz_virtio_dev *d, uint64_t off, uint8_t *data,
 		vz_spin_lock(&d->lock);
 		if (!write) {
 			memset(data, 0, len);
-			if (inside && d->ops->config_read)
+			if (inside && d->ops->config)
+				memcpy(data, (const uint8_t *)d->ops->config + c, len);
+			else if (inside && d->ops->config_read)
 				d->ops->config_read(d, c, data, len);
 		} else if (inside && d->ops->config_write) {
 			d->ops->config_write(d, c, data, len);

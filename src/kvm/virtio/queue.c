@@ -179,36 +179,46 @@ bool vz_vq_rearm(struct vz_vq *q)
 	return avail_idx(q) != q->last_avail;
 }
 
-size_t vz_vq_read(const struct vz_vq_elem *e, size_t off, void *dst, size_t len)
+size_t vz_iov_read(const struct iovec *v, unsigned n, size_t off, void *dst, size_t len)
 {
 	size_t done = 0;
-	for (unsigned i = 0; i < e->nout && done < len; i++) {
-		size_t l = e->iov[i].iov_len;
+	for (unsigned i = 0; i < n && done < len; i++) {
+		size_t l = v[i].iov_len;
 		if (off >= l) {
 			off -= l;
 			continue;
 		}
 		size_t k = l - off < len - done ? l - off : len - done;
-		memcpy((uint8_t *)dst + done, (uint8_t *)e->iov[i].iov_base + off, k);
+		memcpy((uint8_t *)dst + done, (uint8_t *)v[i].iov_base + off, k);
 		done += k;
 		off = 0;
 	}
 	return done;
 }
 
-size_t vz_vq_write(struct vz_vq_elem *e, size_t off, const void *src, size_t len)
+size_t vz_iov_write(const struct iovec *v, unsigned n, size_t off, const void *src, size_t len)
 {
 	size_t done = 0;
-	for (unsigned i = e->nout; i < (unsigned)e->nout + e->nin && done < len; i++) {
-		size_t l = e->iov[i].iov_len;
+	for (unsigned i = 0; i < n && done < len; i++) {
+		size_t l = v[i].iov_len;
 		if (off >= l) {
 			off -= l;
 			continue;
 		}
 		size_t k = l - off < len - done ? l - off : len - done;
-		memcpy((uint8_t *)e->iov[i].iov_base + off, (const uint8_t *)src + done, k);
+		memcpy((uint8_t *)v[i].iov_base + off, (const uint8_t *)src + done, k);
 		done += k;
 		off = 0;
 	}
 	return done;
+}
+
+size_t vz_vq_read(const struct vz_vq_elem *e, size_t off, void *dst, size_t len)
+{
+	return vz_iov_read(e->iov, e->nout, off, dst, len);
+}
+
+size_t vz_vq_write(struct vz_vq_elem *e, size_t off, const void *src, size_t len)
+{
+	return vz_iov_write(e->iov + e->nout, e->nin, off, src, len);
 }

@@ -104,6 +104,10 @@ bool vz_vq_need_interrupt(struct vz_vq *q);
  * say whether one is there already, so a caller that stops on an empty ring calls this
  * and goes on if it returns true. */
 bool vz_vq_rearm(struct vz_vq *q);
+/* Copy between a buffer and bytes [@off, @off + @len) of an iovec array; return the
+ * bytes copied. */
+size_t vz_iov_read(const struct iovec *v, unsigned n, size_t off, void *dst, size_t len);
+size_t vz_iov_write(const struct iovec *v, unsigned n, size_t off, const void *src, size_t len);
 /* Copy @len bytes of @e's readable part from byte @off into @dst; returns bytes copied. */
 size_t vz_vq_read(const struct vz_vq_elem *e, size_t off, void *dst, size_t len);
 /* Copy @len bytes into @e's writable part at byte @off; returns bytes copied. */
@@ -123,6 +127,8 @@ struct vz_virtio_ops {
 	uint64_t features; /* besides VERSION_1 and EVENT_IDX, which the transport adds */
 	uint16_t nqueues;
 	uint32_t config_len;
+	/* A read-only configuration space of config_len bytes; or, if NULL, config_read. */
+	const void *config;
 	/* Device configuration space, byte-addressed (fill @data / take it). */
 	void (*config_read)(struct vz_virtio_dev *d, uint32_t off, uint8_t *data, uint32_t len);
 	void (*config_write)(struct vz_virtio_dev *d, uint32_t off, const uint8_t *data, uint32_t len);
@@ -130,7 +136,8 @@ struct vz_virtio_ops {
 	void (*activate)(struct vz_virtio_dev *d);
 	/* The driver reset the device: forget per-run state. */
 	void (*reset)(struct vz_virtio_dev *d);
-	/* Queue @q has new chains (from the ioeventfd or a trapped QueueNotify write). */
+	/* A trapped QueueNotify write for queue @q (optional: without it the transport
+	 * wakes the queue's kick_fd, as the ioeventfd would have). */
 	void (*notify)(struct vz_virtio_dev *d, unsigned q);
 };
 
@@ -147,6 +154,7 @@ struct vz_virtio_dev {
 	volatile uint32_t isr;
 	struct vz_vq vq[VZ_VIRTIO_MAX_QUEUES];
 	int irq_fd; /* eventfd bound to the device's IRQ (KVM_IRQFD); -1 in tests */
+	int kick_fd[VZ_VIRTIO_MAX_QUEUES]; /* ioeventfd of each queue (KVM_IOEVENTFD), or -1 */
 };
 
 void vz_virtio_init(struct vz_virtio_dev *d, const struct vz_virtio_ops *ops, void *priv,
