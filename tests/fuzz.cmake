@@ -1,7 +1,9 @@
-# libFuzzer targets for the VMM code that reads what a hostile guest writes (tests/fuzz):
+# libFuzzer targets for the code that reads what a hostile guest or a caller writes
+# (tests/fuzz):
 #   fuzz_virtq        split virtqueues (src/kvm/virtio/queue.c) over a guest memory image
 #   fuzz_console_ctl  the console's control-message parser (vz_console_feed)
 #   fuzz_fuse         the FUSE server (src/kvm/fuse/server.c) over a real host tree
+#   fuzz_kmods        the modules.dep/modules.builtin reader (src/kvm/modules.c), caller input
 # They are built with clang -fsanitize=fuzzer,address,undefined from the sources directly,
 # whatever compiler and sanitizers build the rest (the C compiler if it is clang, else
 # clang from PATH, or VZ_FUZZ_CLANG). ctest runs each for VZ_FUZZ_SECONDS (label fuzz)
@@ -51,6 +53,7 @@ endif()
 set(vz_fuzz_headers ${PROJECT_SOURCE_DIR}/src/kvm/fuse/server.h ${PROJECT_SOURCE_DIR}/src/kvm/virtio/virtio.h
 	${PROJECT_SOURCE_DIR}/src/kvm/virtio/console.h ${PROJECT_SOURCE_DIR}/src/kvm/sys.h
 	${PROJECT_SOURCE_DIR}/src/kvm/devmgr.h ${PROJECT_SOURCE_DIR}/src/kvm/guest/abi.h
+	${PROJECT_SOURCE_DIR}/src/kvm/modules.h
 	${PROJECT_SOURCE_DIR}/src/common/syscalls.h)
 set(vz_fuzz_flags -g -O1 -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined
 	-fno-sanitize-recover=all -fno-omit-frame-pointer ${VZ_WARNINGS}
@@ -91,3 +94,5 @@ vz_fuzz(fuzz_console_ctl 8192 ${vz_virtio}/console.c ${vz_virtio}/queue.c ${vz_v
 	${PROJECT_SOURCE_DIR}/src/kvm/thread.c)
 # Sequences of FUSE requests: records of up to 64 KiB each, at most 64 of them.
 vz_fuzz(fuzz_fuse 65536 ${PROJECT_SOURCE_DIR}/src/kvm/fuse/server.c ${vz_virtio}/queue.c)
+# modules.dep and modules.builtin texts (a distribution kernel's are about 500 KiB).
+vz_fuzz(fuzz_kmods 65536 ${PROJECT_SOURCE_DIR}/src/kvm/modules.c)

@@ -65,6 +65,10 @@ if(VZ_WITH_KVM)
 	# within 300 s boots again, at most twice; a reported failure is never retried.
 	set(vz_svm_testbed_args --timeout 300 --retry-stuck 2)
 	vz_add_svm_test(vm_svm vm)
+	# Debian's own kernel and module tree as the guest kernel (refused at create: its
+	# virtio_mmio cannot be told the devices; docs/vm.md).
+	set(vz_svm_testbed_args --stock-kernel)
+	vz_add_svm_test(vm_stock_kernel_svm vm stock_kernel)
 	unset(vz_svm_testbed_args)
 endif()
 

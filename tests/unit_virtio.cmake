@@ -3,3 +3,8 @@
 if(VZ_WITH_KVM)
 	vz_add_test(unit_virtio SOURCES unit_virtio.c LABELS unit INTERNAL)
 endif()
+
+# Which modules a modular guest kernel needs, from modules.dep/modules.builtin texts.
+if(VZ_WITH_KVM)
+	vz_add_test(unit_kmods SOURCES unit_kmods.c LABELS unit INTERNAL)
+endif()

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -125,6 +126,88 @@ static void t_stock_bzimage_on_pvm(void)
 	snprintf(path, sizeof(path), "%s/bzImage", tmpdir);
 	write_file(path, img, sizeof(img));
 	expect_kernel_refused(path, VZ_ENOTSUP, "kvm_pvm");
+}
+
+/* create with kernel @kernel and module directory @dir (NULL: libvz finds it) must fail
+ * with VZ_EINVAL and a message holding @what and @dir. */
+static void expect_modules_refused(const char *kernel, const char *dir, const char *what,
+				   const char *named)
+{
+	const char *argv[] = { "/bin/true" };
+	vz_config *cfg = base_config(VZ_TEST_ROOTFS, argv, 1);
+	vz_sandbox *sb = NULL;
+
+	if (!CHECK(cfg != NULL))
+		return;
+	CHECK_OK(vz_config_set_kernel(cfg, kernel));
+	if (dir)
+		CHECK_OK(vz_config_set_kernel_modules(cfg, dir));
+	CHECK_INT(vz_sandbox_create(&sb, VZ_BACKEND_VM, cfg), ==, VZ_EINVAL);
+	CHECK(sb == NULL);
+	CHECK_MSG(strstr(vz_error_last()->message, what) && strstr(vz_error_last()->message, named),
+		  "wanted '%s' and '%s' in: %s", what, named, vz_error_last()->message);
+	vz_config_free(cfg);
+}
+
+/* A module directory that cannot give what the guest needs is refused at create with
+ * the missing driver named: no modules.dep; a modules.dep without virtio-fs; and the
+ * same found through the kernel's name (vmlinuz-RELEASE -> /lib/modules/RELEASE). A
+ * directory whose modules.builtin lists every driver (libvz's own kernel) is fine. */
+static void t_kernel_modules_refused(void)
+{
+	static const char no_fs[] =
+		"kernel/drivers/virtio/virtio.ko:\n"
+		"kernel/drivers/virtio/virtio_mmio.ko: kernel/drivers/virtio/virtio.ko\n"
+		"kernel/drivers/char/virtio_console.ko: kernel/drivers/virtio/virtio.ko\n"
+		"kernel/fs/fuse/fuse.ko:\nkernel/fs/overlayfs/overlay.ko:\n";
+	static const char all[] = "kernel/drivers/virtio/virtio_mmio.ko\n"
+				  "kernel/drivers/char/virtio_console.ko\nkernel/fs/fuse/fuse.ko\n"
+				  "kernel/fs/fuse/virtiofs.ko\nkernel/fs/overlayfs/overlay.ko\n";
+	const char *kernel = getenv("VZ_KERNEL"), *argv[] = { "/bin/true" };
+	char dir[256], path[512], link[256], release[64], libdir[128];
+	vz_config *cfg;
+	vz_sandbox *sb = NULL;
+	bool made_lib;
+
+	if (!kernel || kernel[0] != '/') {
+		vz_test_skip("kvm", "VZ_KERNEL (an absolute path) is needed");
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s/modules", tmpdir);
+	mkdir(dir, 0755);
+	expect_modules_refused(kernel, dir, "modules.dep", dir);
+	snprintf(path, sizeof(path), "%s/modules.dep", dir);
+	write_file(path, no_fs, sizeof(no_fs) - 1);
+	expect_modules_refused(kernel, dir, "VIRTIO_FS", dir);
+
+	/* Found by the kernel file's name. */
+	snprintf(release, sizeof(release), "vztest-%d", (int)getpid());
+	snprintf(libdir, sizeof(libdir), "/lib/modules/%s", release);
+	snprintf(link, sizeof(link), "%s/vmlinuz-%s", tmpdir, release);
+	made_lib = mkdir("/lib/modules", 0755) == 0; /* a host without modules (a container) */
+	if (mkdir(libdir, 0755) == 0) {
+		snprintf(path, sizeof(path), "%s/modules.dep", libdir);
+		write_file(path, no_fs, sizeof(no_fs) - 1);
+		CHECK(symlink(kernel, link) == 0);
+		expect_modules_refused(link, NULL, "VIRTIO_FS", libdir);
+		unlink(path);
+		unlink(link);
+		rmdir(libdir);
+	} else {
+		printf("#   cannot make %s (not root?): the found-by-name case is not run\n", libdir);
+	}
+	if (made_lib)
+		rmdir("/lib/modules");
+
+	/* Everything built in: created, nothing to load. */
+	snprintf(path, sizeof(path), "%s/modules.builtin", dir);
+	write_file(path, all, sizeof(all) - 1);
+	if ((cfg = base_config(VZ_TEST_ROOTFS, argv, 1))) {
+		CHECK_OK(vz_config_set_kernel_modules(cfg, dir));
+		CHECK_OK(vz_sandbox_create(&sb, VZ_BACKEND_VM, cfg));
+		vz_sandbox_free(sb);
+		vz_config_free(cfg);
+	}
 }
 
 /* A guest that never ends fails its case, naming itself, instead of holding the whole
@@ -633,6 +716,58 @@ static void t_rootfs_larger_than_ram(void)
 	vz_config_free(cfg);
 }
 
+/* A distribution kernel whose drivers are modules (Debian's, in tools/kvm-testbed, which
+ * sets VZ_TESTBED_STOCK_KERNEL to its vmlinuz-RELEASE and VZ_TESTBED_STOCK_MODULES to a
+ * module tree). Where its virtio_mmio reads devices from the command line, libvz loads
+ * the modules in the guest and the run is as with its own kernel, a read-write bind
+ * included. Debian builds virtio_mmio without VIRTIO_MMIO_CMDLINE_DEVICES: that kernel
+ * must be refused at create, with the option named, instead of failing at boot. */
+static void t_stock_kernel_with_modules(void)
+{
+	const char *kernel = getenv("VZ_TESTBED_STOCK_KERNEL");
+	const char *mods = getenv("VZ_TESTBED_STOCK_MODULES");
+	const char *argv[] = { "/bin/sh", "-c",
+			       "echo hi >/data/out && cat /data/out && "
+			       "cut -d' ' -f1 /proc/modules | sort | tr '\\n' ' '" };
+	char bind[256], out[1024];
+	vz_config *cfg;
+	vz_sandbox *sb = NULL;
+	vz_result res;
+	int rc;
+
+	if (!kernel || !mods) {
+		vz_test_skip("stock_kernel", "VZ_TESTBED_STOCK_KERNEL and VZ_TESTBED_STOCK_MODULES "
+			     "unset (tools/kvm-testbed/run.sh --stock-kernel sets them)");
+		return;
+	}
+	snprintf(bind, sizeof(bind), "%s/stock-bind", tmpdir);
+	mkdir(bind, 0777);
+	if (!CHECK((cfg = base_config(VZ_TEST_ROOTFS, argv, 3)) != NULL))
+		return;
+	CHECK_OK(vz_config_set_kernel(cfg, kernel));
+	CHECK_OK(vz_config_set_kernel_modules(cfg, mods));
+	CHECK_OK(vz_config_add_bind(cfg, bind, "/data", 0));
+	rc = vz_sandbox_create(&sb, VZ_BACKEND_VM, cfg);
+	vz_sandbox_free(sb);
+	if (rc == VZ_EINVAL && strstr(vz_error_last()->message, "VIRTIO_MMIO_CMDLINE_DEVICES")) {
+		CHECK_MSG(strstr(vz_error_last()->message, "virtio_mmio.ko") &&
+				  strstr(vz_error_last()->message, kernel),
+			  "refusal names neither the module nor the kernel: %s",
+			  vz_error_last()->message);
+		printf("#   refused at create, as it must be: %s\n", vz_error_last()->message);
+		vz_config_free(cfg);
+		return;
+	}
+	CHECK_OK(rc);
+	CHECK_OK(run_vm(cfg, 256ll << 20, VM_WALL_MS, &res, out, sizeof(out)));
+	CHECK_MSG(res.reason == VZ_REASON_EXITED && res.exit_code == 0, "%s %d: %s %s",
+		  vz_reason_name(res.reason), res.exit_code, res.message, start_msg);
+	CHECK_MSG(!strncmp(out, "hi\n", 3) && strstr(out, "virtiofs ") && strstr(out, "overlay ") &&
+			  strstr(out, "virtio_console ") && strstr(out, "virtio_mmio "),
+		  "printed: %s", out);
+	vz_config_free(cfg);
+}
+
 static void t_hostile_guest_devices(void)
 {
 	vz_result res;
@@ -787,6 +922,8 @@ static const struct {
 } cases[] = {
 	{ "bad_kernel_files", t_bad_kernel_files, 0 },
 	{ "stock_bzimage_on_pvm", t_stock_bzimage_on_pvm, 0 },
+	{ "kernel_modules_refused", t_kernel_modules_refused, 0 },
+	{ "stock_kernel_with_modules", t_stock_kernel_with_modules, 1 },
 	{ "rootfs_larger_than_ram", t_rootfs_larger_than_ram, 1 },
 	{ "hostile_guest_devices", t_hostile_guest_devices, 0 },
 	{ "hostile_guest_triple_fault", t_hostile_guest_triple_fault, 0 },

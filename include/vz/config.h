@@ -266,6 +266,30 @@ VZ_API int vz_config_set_kernel(vz_config *cfg, const char *path);
  */
 VZ_API int vz_config_set_kernel_cmdline(vz_config *cfg, const char *extra);
 
+/**
+ * @brief VM backend: the guest kernel's own module directory (`/lib/modules/RELEASE`),
+ *        from which libvz loads the drivers it needs that the kernel has as modules.
+ *
+ * libvz's guest needs virtio-mmio, virtio-console, FUSE, virtio-fs and overlayfs. A
+ * kernel built by tools/guest-kernel has them built in and needs no module directory.
+ * A distribution kernel (Debian's `vmlinuz-RELEASE`, say) has them as modules: libvz
+ * then reads `DIR/modules.dep` and `DIR/modules.builtin`, puts the module files it
+ * needs (with those they depend on) into the guest's initramfs, and the guest init
+ * loads them before it looks for its devices, passing each the
+ * `MODULE.PARAM=VALUE` words of the kernel command line as modprobe does. Compressed
+ * modules (`.ko.xz`, `.ko.zst`, `.ko.gz`) are loaded compressed; the guest kernel must
+ * then decompress them itself (CONFIG_MODULE_DECOMPRESS).
+ *
+ * If unset, libvz uses `$VZ_KERNEL_MODULES`, then `/lib/modules/RELEASE` when the
+ * kernel file is named `vmlinuz-RELEASE` or `vmlinux-RELEASE` and that directory has a
+ * `modules.dep`. vz_sandbox_create() fails with ::VZ_EINVAL, naming the driver and its
+ * kernel option, when a driver is neither built in (per `modules.builtin`) nor found
+ * as a module, or when the directory or its `modules.dep` cannot be read. A container
+ * refuses a configuration that sets it (::VZ_EINVAL). The path is copied.
+ * @return ::VZ_OK, ::VZ_EINVAL (NULL or relative path), ::VZ_ENOMEM.
+ */
+VZ_API int vz_config_set_kernel_modules(vz_config *cfg, const char *dir);
+
 VZ_END_DECLS
 
 #endif /* VZ_CONFIG_H */

@@ -44,6 +44,7 @@ enum {
 	OPT_HOSTNAME = 256,
 	OPT_KERNEL,
 	OPT_KERNEL_CMDLINE,
+	OPT_KERNEL_MODULES,
 	OPT_JSON,
 	OPT_NETWORK,
 	OPT_OPEN_FILES,
@@ -68,6 +69,7 @@ static const struct option long_opts[] = {
 	{ "read-only", no_argument, NULL, OPT_READ_ONLY },
 	{ "kernel", required_argument, NULL, OPT_KERNEL },
 	{ "kernel-cmdline", required_argument, NULL, OPT_KERNEL_CMDLINE },
+	{ "kernel-modules", required_argument, NULL, OPT_KERNEL_MODULES },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -101,6 +103,9 @@ static void usage(FILE *f)
 	      "      --kernel PATH            guest kernel (vm; default: $VZ_KERNEL, then the\n"
 	      "                               installed one)\n"
 	      "      --kernel-cmdline ARGS    extra guest kernel command line (vm)\n"
+	      "      --kernel-modules DIR     the kernel's /lib/modules/RELEASE, for a kernel\n"
+	      "                               whose virtio drivers are modules (vm; default:\n"
+	      "                               $VZ_KERNEL_MODULES, or found from vmlinuz-RELEASE)\n"
 	      "      --json                   print the result as JSON on stdout at the end\n"
 	      "  -q, --quiet                  no note on stderr when the sandbox was killed\n"
 	      "  -h, --help                   show this help\n"
@@ -261,6 +266,8 @@ static int apply(struct run_opts *o, int c, const char *arg)
 		return opt_path(o, "--rootfs", arg, vz_config_set_rootfs);
 	case OPT_KERNEL:
 		return opt_path(o, "--kernel", arg, vz_config_set_kernel);
+	case OPT_KERNEL_MODULES:
+		return opt_path(o, "--kernel-modules", arg, vz_config_set_kernel_modules);
 	case OPT_MEMORY:
 		return opt_limit(o, VZ_LIMIT_MEMORY, "--memory", arg, vz_cli_parse_size);
 	case OPT_CPUS:

@@ -84,6 +84,7 @@ void vz_config_free(vz_config *cfg)
 		vz_close(&cfg->stdio[i].fd);
 	free(cfg->kernel);
 	free(cfg->kernel_cmdline);
+	free(cfg->kernel_modules);
 	free(cfg);
 }
 
@@ -414,6 +415,13 @@ int vz_config_set_kernel_cmdline(vz_config *cfg, const char *extra)
 	return set_str(&cfg->kernel_cmdline, extra);
 }
 
+int vz_config_set_kernel_modules(vz_config *cfg, const char *dir)
+{
+	CHECK_CFG(cfg, "vz_config_set_kernel_modules");
+	int rc = check_abs_path("vz_config_set_kernel_modules", "module directory", dir);
+	return rc ? rc : set_str(&cfg->kernel_modules, dir);
+}
+
 const char *vz_config_getenv(const vz_config *cfg, const char *name)
 {
 	size_t len = strlen(name);
@@ -436,7 +444,8 @@ static int copy_strs(const vz_config *src, vz_config *dst)
 	    !(dst->env = vz_strv_dup(src->env)) || !(dst->cwd = vz_strdup(src->cwd)) ||
 	    !(dst->hostname = vz_strdup(src->hostname)) ||
 	    (src->kernel && !(dst->kernel = vz_strdup(src->kernel))) ||
-	    (src->kernel_cmdline && !(dst->kernel_cmdline = vz_strdup(src->kernel_cmdline))))
+	    (src->kernel_cmdline && !(dst->kernel_cmdline = vz_strdup(src->kernel_cmdline))) ||
+	    (src->kernel_modules && !(dst->kernel_modules = vz_strdup(src->kernel_modules))))
 		return VZ_ENOMEM;
 	return VZ_OK;
 }

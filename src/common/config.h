@@ -40,6 +40,7 @@ struct vz_config {
 	int userns;  /* vz_userns_mode */
 	char *kernel;
 	char *kernel_cmdline;
+	char *kernel_modules; /* the guest kernel's /lib/modules/RELEASE */
 };
 
 /* Deep copy (strings, arrays, duplicated fds). Records the error on failure. */

@@ -76,6 +76,10 @@ static int ctr_validate(struct vz_sandbox *sb)
 		return vz_err_set(VZ_EINVAL, 0, "container: a kernel command line "
 				  "(vz_config_set_kernel_cmdline) is a VM setting; use VZ_BACKEND_VM "
 				  "or leave it unset");
+	if (cfg->kernel_modules)
+		return vz_err_set(VZ_EINVAL, 0, "container: a guest kernel module directory "
+				  "(vz_config_set_kernel_modules %s) is a VM setting; use VZ_BACKEND_VM "
+				  "or leave it unset", cfg->kernel_modules);
 	return VZ_OK;
 }
 

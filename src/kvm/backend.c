@@ -17,6 +17,7 @@
 #include "common/ipc.h"
 #include "kvm/guest/abi.h"
 #include "kvm/initramfs.h"
+#include "kvm/modules.h"
 #include "kvm/vmm.h"
 
 #define MIB (1024ull * 1024)
@@ -44,6 +45,10 @@
 struct kvm_priv {
 	struct vz_kimg kimg;
 	enum vz_kvm_host host; /* detected once, at create */
+	/* A modular guest kernel: its module directory and the modules to load (paths
+	 * point into kmod_paths). */
+	char *kmod_dir, *kmod_paths;
+	struct vz_kmods kmods;
 };
 
 const char *vz_kvm_host_name(enum vz_kvm_host h)
@@ -152,6 +157,138 @@ static int kvm_probe(char *why, size_t len)
 	return VZ_OK;
 }
 
+/* A module tree's index file, whole. Absent is ENOENT with *buf NULL. */
+static int read_index(const char *dir, const char *name, bool must, char **buf, size_t *len)
+{
+	vz_autofree char *path = NULL;
+	struct stat st;
+	size_t got = 0;
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	if (!(path = vz_asprintf("%s/%s", dir, name)))
+		return VZ_ENOMEM;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		if (errno == ENOENT && !must)
+			return VZ_OK;
+		return vz_err_sys(VZ_EINVAL, "vm: guest kernel modules: %s", path);
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (64 << 20)) {
+		close(fd);
+		return vz_err_set(VZ_EINVAL, 0, "vm: guest kernel modules: %s is not a file of at "
+				  "most 64 MiB", path);
+	}
+	if (!(*buf = malloc((size_t)st.st_size + 1))) {
+		close(fd);
+		return vz_err_oom();
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, *buf + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	*len = got;
+	return VZ_OK;
+}
+
+/* Which module directory, if any: the configured one, $VZ_KERNEL_MODULES, else
+ * /lib/modules/RELEASE for a kernel file named vmlinuz-RELEASE or vmlinux-RELEASE. */
+static int kmods_dir(const vz_config *cfg, const char *kernel, char **out)
+{
+	const char *env = getenv("VZ_KERNEL_MODULES"), *base = strrchr(kernel, '/');
+	vz_autofree char *guess = NULL, *dep = NULL;
+
+	*out = NULL;
+	if (cfg->kernel_modules || (env && *env))
+		return (*out = vz_strdup(cfg->kernel_modules ? cfg->kernel_modules : env)) ? VZ_OK
+											  : VZ_ENOMEM;
+	base = base ? base + 1 : kernel;
+	if (strncmp(base, "vmlinuz-", 8) && strncmp(base, "vmlinux-", 8))
+		return VZ_OK;
+	if (!(guess = vz_asprintf("/lib/modules/%s", base + 8)) ||
+	    !(dep = vz_asprintf("%s/modules.dep", guess)))
+		return VZ_ENOMEM;
+	if (access(dep, R_OK) == 0) {
+		*out = guess;
+		guess = NULL;
+	}
+	return VZ_OK;
+}
+
+/* libvz declares its devices with virtio_mmio.device= words, which virtio_mmio only
+ * reads when built with VIRTIO_MMIO_CMDLINE_DEVICES (its vm_cmdline_set() then exists;
+ * a module keeps its symbol names for the kernel's loader). Debian's kernels lack it: a
+ * guest would load every module and still find no device, so refuse here. A compressed
+ * module cannot be looked into: the guest init reports it then. */
+static int kmods_check_mmio(const struct kvm_priv *p)
+{
+	static const char sym[] = "\0vm_cmdline_set";
+	vz_autofree char *buf = NULL;
+	size_t len;
+	int rc;
+
+	for (size_t i = 0; i < p->kmods.n; i++) {
+		const struct vz_kmod *m = &p->kmods.m[i];
+		char rel[4096];
+		if (strcmp(m->name, "virtio_mmio") || *vz_kmod_suffix(m->path, m->path_len) ||
+		    m->path_len >= sizeof(rel) || m->path[0] == '/')
+			continue;
+		memcpy(rel, m->path, m->path_len);
+		rel[m->path_len] = '\0';
+		if ((rc = read_index(p->kmod_dir, rel, true, &buf, &len)))
+			return rc;
+		if (!memmem(buf, len, sym, sizeof(sym) - 1))
+			return vz_err_set(VZ_EINVAL, 0,
+					  "vm: guest kernel %s: its virtio_mmio module (%s/%s) was built "
+					  "without VIRTIO_MMIO_CMDLINE_DEVICES, through which libvz declares "
+					  "its devices (Debian's kernels are built so); use libvz's guest "
+					  "kernel (tools/guest-kernel/build.sh) or one built with "
+					  "VIRTIO_MMIO_CMDLINE_DEVICES=y",
+					  p->kimg.path, p->kmod_dir, rel);
+	}
+	return VZ_OK;
+}
+
+/* At create: the modules a modular guest kernel needs, or a refusal that names the
+ * driver it lacks. */
+static int kmods_resolve(struct kvm_priv *p, const vz_config *cfg)
+{
+	vz_autofree char *dep = NULL, *builtin = NULL;
+	size_t dep_len, builtin_len, total = 0;
+	char why[256];
+	int rc;
+
+	if ((rc = kmods_dir(cfg, p->kimg.path, &p->kmod_dir)) || !p->kmod_dir)
+		return rc;
+	if ((rc = read_index(p->kmod_dir, "modules.dep", true, &dep, &dep_len)) ||
+	    (rc = read_index(p->kmod_dir, "modules.builtin", false, &builtin, &builtin_len)))
+		return rc;
+	if (vz_kmods_resolve(dep, dep_len, builtin, builtin_len, &p->kmods, why, sizeof(why)) < 0)
+		return vz_err_set(VZ_EINVAL, 0, "vm: guest kernel %s with modules from %s: %s",
+				  p->kimg.path, p->kmod_dir, why);
+	if ((rc = kmods_check_mmio(p)))
+		return rc;
+	/* Keep the few paths, not the whole index. */
+	for (size_t i = 0; i < p->kmods.n; i++)
+		total += p->kmods.m[i].path_len + 1;
+	if (!(p->kmod_paths = malloc(total + 1)))
+		return vz_err_oom();
+	total = 0;
+	for (size_t i = 0; i < p->kmods.n; i++) {
+		struct vz_kmod *m = &p->kmods.m[i];
+		memcpy(p->kmod_paths + total, m->path, m->path_len);
+		p->kmod_paths[total + m->path_len] = '\0';
+		m->path = p->kmod_paths + total;
+		total += m->path_len + 1;
+	}
+	return VZ_OK;
+}
+
 static int kvm_validate(struct vz_sandbox *sb)
 {
 	const vz_config *cfg = sb->cfg;
@@ -173,7 +310,9 @@ static int kvm_validate(struct vz_sandbox *sb)
 	if ((rc = vz_kimg_open(&p->kimg, path)))
 		return rc;
 	p->host = vz_kvm_host_detect();
-	return check_kernel_for_host(&p->kimg, p->host);
+	if ((rc = check_kernel_for_host(&p->kimg, p->host)))
+		return rc;
+	return kmods_resolve(p, cfg);
 }
 
 static void kvm_destroy(struct vz_sandbox *sb)
@@ -182,6 +321,8 @@ static void kvm_destroy(struct vz_sandbox *sb)
 	if (!p)
 		return;
 	vz_kimg_close(&p->kimg);
+	free(p->kmod_dir);
+	free(p->kmod_paths);
 	free(p);
 	sb->priv = NULL;
 }
@@ -321,6 +462,7 @@ static int kvm_start(struct vz_sandbox *sb)
 		.cfg = sb->cfg, .exe = sb->exe, .pids = sb->limits[VZ_LIMIT_PIDS],
 		.nofile = sb->limits[VZ_LIMIT_OPEN_FILES], .init = vz_guest_init_start,
 		.init_len = (size_t)(vz_guest_init_end - vz_guest_init_start),
+		.kmod_dir = priv->kmod_dir, .kmods = &priv->kmods,
 	};
 	int64_t cpu = sb->limits[VZ_LIMIT_CPU];
 	vz_autofree struct kvm_cpuid2 *cpuid = NULL;
@@ -366,7 +508,8 @@ static int kvm_start(struct vz_sandbox *sb)
 	plan->cpuid = cpuid;
 	/* The archive is unpacked next to itself in guest RAM: allow it half, minus the
 	 * kernel's share. */
-	cpio.max = 16 * MIB; /* the init alone: about 1 MiB */
+	cpio.max = 64 * MIB; /* the init alone: about 1 MiB; a distribution kernel's
+			      * modules about 1 MiB more */
 	if ((rc = open_shares(plan, sb->cfg)) || (rc = vz_job_build(&job, &spec)) ||
 	    (rc = vz_initramfs_build(&cpio, &spec)))
 		goto out;

@@ -164,14 +164,61 @@ int vz_job_build(struct vz_cpio *job, const struct vz_initramfs_spec *s)
 	return VZ_OK;
 }
 
+/* One module file of the guest kernel's tree, read into the archive. */
+static int add_module(struct vz_cpio *c, const char *dir, const struct vz_kmod *m, size_t i)
+{
+	char path[4096], name[VZ_KMOD_NAME_MAX + 32];
+	struct stat st;
+	size_t got = 0;
+	int fd, rc, n;
+
+	n = m->path[0] == '/' ? snprintf(path, sizeof(path), "%.*s", (int)m->path_len, m->path)
+			      : snprintf(path, sizeof(path), "%s/%.*s", dir, (int)m->path_len, m->path);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return vz_err_set(VZ_EINVAL, 0, "vm: module path %.*s... is too long", 64, m->path);
+	snprintf(name, sizeof(name), "%s/%02zu-%s.ko%s", VZ_MODULES_DIR + 1, i, m->name,
+		 vz_kmod_suffix(m->path, m->path_len));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return vz_err_sys(vz_status_from_errno(errno), "vm: guest kernel module %s", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return vz_err_set(VZ_EINVAL, errno, "vm: guest kernel module %s is not a file", path);
+	}
+	if ((rc = header(c, name, S_IFREG | 0600, 0, 0, 0, (uint64_t)st.st_size, 0))) {
+		close(fd);
+		return rc;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, c->buf + c->len + got, (size_t)st.st_size - got);
+		if (r <= 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			close(fd);
+			return r < 0 ? vz_err_sys(VZ_ERROR, "vm: read %s", path)
+				     : vz_err_set(VZ_ERROR, 0, "vm: %s shrank while read", path);
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	c->len += got;
+	pad4(c);
+	return VZ_OK;
+}
+
 int vz_initramfs_build(struct vz_cpio *c, const struct vz_initramfs_spec *s)
 {
+	size_t nmods = s->kmods ? s->kmods->n : 0;
 	int rc;
 
-	if (!(rc = header(c, ".vz", S_IFDIR | 0700, 0, 0, 0, 0, 0)) &&
-	    !(rc = add_data(c, VZ_INIT_PATH + 1, S_IFREG | 0700, s->init, s->init_len)))
-		rc = header(c, "TRAILER!!!", 0, 0, 0, 0, 0, 0);
-	return rc;
+	if ((rc = header(c, ".vz", S_IFDIR | 0700, 0, 0, 0, 0, 0)) ||
+	    (rc = add_data(c, VZ_INIT_PATH + 1, S_IFREG | 0700, s->init, s->init_len)))
+		return rc;
+	if (nmods && (rc = header(c, VZ_MODULES_DIR + 1, S_IFDIR | 0700, 0, 0, 0, 0, 0)))
+		return rc;
+	for (size_t i = 0; i < nmods; i++)
+		if ((rc = add_module(c, s->kmod_dir, &s->kmods->m[i], i + 1)))
+			return rc;
+	return header(c, "TRAILER!!!", 0, 0, 0, 0, 0, 0);
 }
 
 void vz_cpio_release(struct vz_cpio *c)

@@ -8,6 +8,8 @@
 
 #include <vz/config.h>
 
+#include "kvm/modules.h"
+
 struct vz_cpio {
 	uint8_t *buf; /* anonymous mapping of cap bytes */
 	size_t len, cap;
@@ -23,11 +25,16 @@ struct vz_initramfs_spec {
 	int stdio_tty[3]; /* stream i goes through its virtio port (1) or is /dev/null (0) */
 	const uint8_t *init;
 	size_t init_len;
+	/* Modules the init loads first (a modular guest kernel), in load order; paths
+	 * relative to kmod_dir unless absolute. */
+	const char *kmod_dir;
+	const struct vz_kmods *kmods;
 };
 
 /* Build the job message (guest/abi.h: header and records) into @job. */
 int vz_job_build(struct vz_cpio *job, const struct vz_initramfs_spec *s);
-/* Append the whole archive to @c (set c->max and c->ram first). */
+/* Append the whole archive to @c (set c->max and c->ram first): the init, and the
+ * modules as /.vz/modules/NN-NAME.ko[.xz|.zst|.gz], NN their load order. */
 int vz_initramfs_build(struct vz_cpio *c, const struct vz_initramfs_spec *s);
 void vz_cpio_release(struct vz_cpio *c);
 

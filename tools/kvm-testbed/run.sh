@@ -23,6 +23,10 @@
 #   --machine TYPE  QEMU machine (default pc; q35 works too; microvm boots 0.3 s faster
 #                   but can hang calibrating the TSC, having neither HPET nor PM timer)
 #   --bzimage       boot the compressed kernel instead of its extracted PVH vmlinux
+#   --stock-kernel  give CMD the testbed's own Debian kernel to boot as a libvz guest:
+#                   its vmlinuz at $VZ_TESTBED_STOCK_KERNEL and a module tree with the
+#                   drivers libvz's guest needs (virtio-mmio, virtio-console, FUSE,
+#                   virtio-fs, overlayfs: modules there) at $VZ_TESTBED_STOCK_MODULES
 #   --append ARGS   more kernel command line for the outer guest
 #   --verbose       show the kernel's boot log and QEMU's warnings
 #
@@ -49,6 +53,7 @@ mem=2048
 cpu=EPYC,+svm,+npt
 machine=pc
 use_bzimage=0
+stock_kernel=0
 extra_append=
 verbose=0
 copies=()
@@ -94,6 +99,7 @@ while (($#)); do
 	--cpu) need_arg "$@"; cpu=$2; shift 2 ;;
 	--machine) need_arg "$@"; machine=$2; shift 2 ;;
 	--bzimage) use_bzimage=1; shift ;;
+	--stock-kernel) stock_kernel=1; shift ;;
 	--append) need_arg "$@"; extra_append="$extra_append $2"; shift 2 ;;
 	--verbose) verbose=1; shift ;;
 	-h | --help) usage ;;
@@ -227,9 +233,12 @@ extract_vmlinux() {
 # then for the container backend's tests there overlay (its root file system) and loop
 # (a host block device for the device isolation cases).
 readonly guest_modules=(kvm_amd overlay loop)
+# The drivers libvz's guest needs, which Debian's kernel has as modules: kept as a
+# module tree (stock/lib/modules/RELEASE) for --stock-kernel.
+readonly stock_modules=(virtio_mmio virtio_console fuse virtiofs overlay)
 # A cache entry's "ok" file names the modules it holds; one that names others (older
 # entries: an empty file, kvm_amd's only) is filled again.
-readonly cache_format="modules: ${guest_modules[*]}"
+readonly cache_format="modules: ${guest_modules[*]}; stock: ${stock_modules[*]}"
 entry_ok() { [[ -f $1/ok && $(cat "$1/ok" 2>/dev/null) == "$cache_format" ]]; }
 mark_ok() { printf '%s\n' "$cache_format" >"$1/ok"; }
 
@@ -273,8 +282,42 @@ fill_kernel() {
 		mv "$dir/$m.ko" "$dir/modules/$(printf %02d "$n")-$m.ko"
 	done
 	rm -f "$dir"/*.ko
+	stock_tree "$dir/stock/lib/modules/$release" "$moddir" || return 1
 	printf '%s\n' "$release" >"$dir/release"
 	rm -rf "$x"
+}
+
+# stock_tree OUT MODDIR: a module tree in OUT as depmod would leave it, holding only
+# stock_modules and what they depend on: the files as packaged (at their paths under
+# kernel/), modules.builtin, and a modules.dep with their lines.
+stock_tree() {
+	local out=$1 moddir=$2 dep=''
+	local -A seen=()
+	mkdir -p "$out" && cp "$moddir/modules.builtin" "$out/" || return 1
+	add() {
+		local m=${1//-/_} f rel deps d line
+		[[ -z ${seen[$m]:-} ]] || return 0
+		seen[$m]=1
+		f=$(find "$moddir" \( -name "$m.ko*" -o -name "${m//_/-}.ko*" \) -print -quit)
+		if [[ -z $f ]]; then
+			grep -q "/${m//_/[_-]}\.ko" "$moddir/modules.builtin" 2>/dev/null && return 0
+			say "module $m not found in the kernel package"
+			return 1
+		fi
+		rel=${f#"$moddir"/}
+		mkdir -p "$out/${rel%/*}" && cp "$f" "$out/$rel" || return 1
+		line="$rel:"
+		deps=$(decompress "$f" | tr '\0' '\n' | grep -a -m1 '^depends=' | cut -d= -f2)
+		for d in ${deps//,/ }; do
+			add "$d" || return 1
+			line="$line $(cd "$out" && find kernel \( -name "$d.ko*" -o -name "${d//_/-}.ko*" \) -print -quit)"
+		done
+		dep="$dep$line"$'\n'
+	}
+	for m in "${stock_modules[@]}"; do
+		add "$m" || return 1
+	done
+	printf '%s' "$dep" >"$out/modules.dep"
 }
 
 # Pick the kernel: a cache entry named <package>_<version>.
@@ -466,6 +509,14 @@ fi
 nonce=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 stage=$work/stage
 mkdir -p "$stage/.testbed/bin" "$stage/.testbed/modules" || die "mkdir failed"
+if ((stock_kernel)); then
+	[[ -f $kernel_dir/stock/lib/modules/$release/modules.dep ]] ||
+		die "${kernel_dir##*/} has no stock module tree (cached by an older run.sh?)"
+	mkdir -p "$stage/.testbed/stock" &&
+		cp -a "$kernel_dir/stock/lib" "$stage/.testbed/stock/" &&
+		cp "$kernel_dir/vmlinuz" "$stage/.testbed/stock/vmlinuz-$release" ||
+		die "cannot stage the stock kernel"
+fi
 cp "$busybox" "$stage/.testbed/bin/busybox" &&
 	cp "$kernel_dir"/modules/*.ko "$stage/.testbed/modules/" &&
 	cp "$here/init" "$stage/init" && chmod 755 "$stage/init" || die "cannot stage the testbed files"
@@ -479,6 +530,10 @@ q() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
 	for name in $(compgen -e | grep -E '^(VZ_[A-Za-z0-9_]*|CI|[A-Z]+SAN_OPTIONS)$'); do
 		printf 'export %s=%s\n' "$name" "$(q "${!name}")"
 	done
+	if ((stock_kernel)); then
+		printf 'export VZ_TESTBED_STOCK_KERNEL=%s\n' "/.testbed/stock/vmlinuz-$release"
+		printf 'export VZ_TESTBED_STOCK_MODULES=%s\n' "/.testbed/stock/lib/modules/$release"
+	fi
 	# The testbed is a /dev/kvm: where it is required, the VM tests in it must run too.
 	if [[ ,${VZ_TEST_REQUIRE:-}, == *,kvm_testbed,* && ,$VZ_TEST_REQUIRE, != *,kvm,* ]]; then
 		printf 'export VZ_TEST_REQUIRE=%s\n' "$(q "$VZ_TEST_REQUIRE,kvm")"

@@ -349,6 +349,8 @@ vz_config_set_userns = _proto("vz_config_set_userns", c_int, [_CFG, ("mode", c_i
 vz_config_set_kernel = _proto("vz_config_set_kernel", c_int, [_CFG, ("path", c_char_p)], True)
 vz_config_set_kernel_cmdline = _proto("vz_config_set_kernel_cmdline", c_int,
                                       [_CFG, ("cmdline", c_char_p)], True)
+vz_config_set_kernel_modules = _proto("vz_config_set_kernel_modules", c_int,
+                                      [_CFG, ("dir", c_char_p)], True)
 
 vz_backend_available = _proto("vz_backend_available", c_int,
                               [("backend", c_int), ("why", POINTER(c_char_p))])

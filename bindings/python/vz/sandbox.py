@@ -411,6 +411,9 @@ class Sandbox:
         userns: container backend: ``"auto"`` (default), ``"on"`` or ``"off"``.
         kernel: VM backend: the guest kernel (default: ``$VZ_KERNEL``, then installed).
         kernel_cmdline: VM backend: extra guest kernel command line.
+        kernel_modules: VM backend: the guest kernel's ``/lib/modules/RELEASE``, for a
+            kernel whose virtio drivers are modules (default: ``$VZ_KERNEL_MODULES``,
+            or found from a kernel file named ``vmlinuz-RELEASE``).
         stdin, stdout, stderr: see :data:`StdioSpec`; default :data:`INHERIT`.
         memory: memory limit, bytes or a size such as ``"256M"``.
         cpus: CPU limit in CPUs, e.g. ``0.5``.
@@ -447,6 +450,7 @@ class Sandbox:
         userns: Optional[Union[str, bool]] = None,
         kernel: Optional[StrPath] = None,
         kernel_cmdline: Optional[str] = None,
+        kernel_modules: Optional[StrPath] = None,
         stdin: StdioSpec = INHERIT,
         stdout: StdioSpec = INHERIT,
         stderr: StdioSpec = INHERIT,
@@ -512,6 +516,8 @@ class Sandbox:
             if kernel_cmdline is not None:
                 ll.vz_config_set_kernel_cmdline(cfg, text_bytes(kernel_cmdline,
                                                                 "kernel_cmdline"))
+            if kernel_modules is not None:
+                ll.vz_config_set_kernel_modules(cfg, _abs(kernel_modules, "kernel_modules"))
             for stream, spec in enumerate((stdin, stdout, stderr)):
                 name = _STREAMS[stream]
                 mode, fd = _stdio_mode(spec, name)

@@ -33,14 +33,21 @@
  *   cwd=PATH, hostname=H, uid=N, gid=N
  *   pids=N, nofile=N                                         limits inside the guest
  *   stdin=|stdout=|stderr=  "port" (the stream's virtio port) or "null"
- *   net=loopback|none, rootfs=rw|ro
- *   robind=PATH   a read-only bind (its content was copied into the initramfs) */
+ *   net=loopback|none
+ *   rootfs=rw|ro|persistent                                  the overlay's upper layer
+ *   bind=bN:ro|rw:/DST  share bN of the virtio-fs device mounted at DST
+ *
+ * Initramfs. /.vz/init, and for a guest kernel that has libvz's drivers as modules
+ * /.vz/modules/NN-NAME.ko[.xz|.zst|.gz]: the init loads them in NN order before it
+ * looks for its devices, each with the NAME.PARAM=VALUE words of the kernel command
+ * line as its parameters (the kernel leaves those to whoever loads the module). */
 #ifndef VZ_KVM_GUEST_ABI_H
 #define VZ_KVM_GUEST_ABI_H
 
 #include <stdint.h>
 
 #define VZ_INIT_PATH "/.vz/init"
+#define VZ_MODULES_DIR "/.vz/modules"
 
 enum vz_port {
 	VZ_PORT_CONTROL = 0,

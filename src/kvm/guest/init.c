@@ -4,7 +4,8 @@
  * confined the same way a container's is) and embedded in libvz; the VM backend puts it at
  * /.vz/init in the initramfs and boots with rdinit=/.vz/init.
  *
- * It finds its virtio-console ports (guest/abi.h), reports that it runs, receives the
+ * It loads the drivers a modular guest kernel lacks (the modules the VMM put in its
+ * initramfs), finds its virtio-console ports (guest/abi.h), reports that it runs, receives the
  * job on the control port, mounts the usual file systems, applies hostname, network,
  * limits and stdio, runs the workload, relays its stdin, stdout and stderr between
  * pipes and the ports, forwards signals from the VMM, and reports exec, set-up errors
@@ -18,6 +19,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -533,6 +535,96 @@ static void relay_finish(struct relay *r)
 
 /* ---- the ports ---- */
 
+/* Until the control port is open, the kernel console is the only way to say why the
+ * VM ends: the VMM puts its tail in the error the caller gets. */
+static _Noreturn void console_fail(const char *fmt, ...)
+{
+	char msg[512] = "\nvz-guest-init: ";
+	size_t n = strlen(msg);
+	va_list ap;
+	int fd;
+
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - n - 1, fmt, ap);
+	va_end(ap);
+	strcat(msg, "\n");
+	if ((fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC)) >= 0)
+		write(fd, msg, strlen(msg));
+	_exit(3);
+}
+
+/* Same module name: '-' and '_' are one character to the kernel. */
+static bool same_modname(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char x = a[i] == '-' ? '_' : a[i], y = b[i] == '-' ? '_' : b[i];
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+/* A modular guest kernel: load /.vz/modules/NN-NAME.ko* in NN order, each with the
+ * NAME.PARAM=VALUE words of the kernel command line (virtio_mmio.device=..., which
+ * the kernel leaves to whoever loads virtio_mmio), as modprobe would. */
+static void load_modules(void)
+{
+	static char cmdline[4096], params[4096];
+	struct dirent **ents = NULL;
+	ssize_t clen = 0;
+	int n, fd;
+
+	if ((n = scandir(VZ_MODULES_DIR, &ents, NULL, alphasort)) <= 0)
+		return; /* none: the kernel has the drivers built in */
+	if ((fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC)) >= 0) {
+		clen = read(fd, cmdline, sizeof(cmdline) - 1);
+		close(fd);
+	}
+	cmdline[clen > 0 ? clen : 0] = '\0';
+	for (int i = 0; i < n; i++) {
+		const char *file = ents[i]->d_name, *name, *end;
+		char path[320];
+		size_t nlen, plen = 0;
+		int flags = 0, mfd;
+
+		if (file[0] == '.')
+			continue;
+		name = strchr(file, '-') ? strchr(file, '-') + 1 : file;
+		end = strstr(name, ".ko");
+		nlen = end ? (size_t)(end - name) : strlen(name);
+		if (end && end[3])
+			flags |= 4; /* MODULE_INIT_COMPRESSED_FILE: .ko.xz, .ko.zst, .ko.gz */
+		params[0] = '\0';
+		for (char *w = cmdline; *w;) {
+			size_t wlen = strcspn(w, " \n");
+			if (wlen > nlen + 1 && w[nlen] == '.' && same_modname(w, name, nlen) &&
+			    plen + wlen - nlen < sizeof(params) - 1) {
+				if (plen)
+					params[plen++] = ' ';
+				memcpy(params + plen, w + nlen + 1, wlen - nlen - 1);
+				plen += wlen - nlen - 1;
+				params[plen] = '\0';
+			}
+			w += wlen;
+			w += strspn(w, " \n");
+		}
+		snprintf(path, sizeof(path), "%s/%s", VZ_MODULES_DIR, file);
+		if ((mfd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			console_fail("open %s: %s", path, strerror(errno));
+		if (syscall(SYS_finit_module, mfd, params, flags) < 0 && errno != EEXIST)
+			console_fail("cannot load the guest kernel module %.*s (%s): %s%s", (int)nlen,
+				     name, file, strerror(errno),
+				     flags && (errno == EOPNOTSUPP || errno == ENOEXEC)
+					     ? " (a compressed module: the kernel needs "
+					       "CONFIG_MODULE_DECOMPRESS)"
+					     : "");
+		close(mfd);
+		unlink(path); /* its memory back to the guest */
+		free(ents[i]);
+	}
+	free(ents);
+}
+
 /* /dev/vportNpM of each port of guest/abi.h, found by the names the VMM gives them. The
  * names arrive just after the ports appear: wait for them (10 s: boots on kvm_pvm are
  * slow, but this step is not). */
@@ -574,18 +666,14 @@ static void find_ports(char paths[VZ_PORT_COUNT][64])
 		if (found < VZ_PORT_COUNT)
 			usleep(1000);
 	}
-	if (found < VZ_PORT_COUNT) {
-		/* No channel to report on: say why on the kernel console, whose tail the VMM
-		 * puts in its error, then end (the kernel panics, the VMM reports it). */
-		static const char msg[] =
-			"\nvz-guest-init: no libvz console ports: the guest kernel needs VIRTIO_MMIO, "
-			"VIRTIO_MMIO_CMDLINE_DEVICES, VIRTIO_CONSOLE, FUSE_FS, VIRTIO_FS and OVERLAY_FS "
-			"built in (=y), as tools/guest-kernel/vz-guest.config has them\n";
-		int fd = open("/dev/console", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-		if (fd >= 0)
-			write(fd, msg, sizeof(msg) - 1);
-		_exit(3);
-	}
+	/* No channel to report on: say why, then end (the kernel panics, the VMM reports
+	 * it with the console's tail). */
+	if (found < VZ_PORT_COUNT)
+		console_fail("no libvz console ports: the guest kernel needs VIRTIO_MMIO, "
+			     "VIRTIO_MMIO_CMDLINE_DEVICES, VIRTIO_CONSOLE, FUSE_FS, VIRTIO_FS and "
+			     "OVERLAY_FS, built in (=y, as tools/guest-kernel/vz-guest.config has "
+			     "them) or as modules from the directory given with "
+			     "vz_config_set_kernel_modules()");
 }
 
 static int open_port(const char *path, int flags)
@@ -678,6 +766,7 @@ int main(void)
 		return 2;
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 && errno != EBUSY)
 		return 3;
+	load_modules();
 	find_ports(ports);
 	ctl_fd = open_port(ports[VZ_PORT_CONTROL], O_RDWR);
 	if (ctl_fd < 0)
