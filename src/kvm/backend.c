@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "common/cgroup.h"
@@ -403,7 +404,9 @@ static int kvm_child(const struct vz_child_chan *ch, void *arg)
 	const struct vz_kvm_plan *plan = arg;
 	int err;
 
-	/* In the sandbox's cgroups already (vz_proc_spawn joined them). */
+	/* In the sandbox's cgroups already (vz_proc_spawn joined them). A name of its own,
+	 * not the host program's, for ps and the kernel's OOM and hung-task reports. */
+	prctl(PR_SET_NAME, "vz-vmm", 0, 0, 0);
 	close_inherited(ch, plan);
 	if ((err = vz_vmm_isolate()) < 0) {
 		vz_ipc_error(ch->sync_fd, VZ_ERROR, -err,

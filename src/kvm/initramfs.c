@@ -167,7 +167,7 @@ int vz_job_build(struct vz_cpio *job, const struct vz_initramfs_spec *s)
 /* One module file of the guest kernel's tree, read into the archive. */
 static int add_module(struct vz_cpio *c, const char *dir, const struct vz_kmod *m, size_t i)
 {
-	char path[4096], name[VZ_KMOD_NAME_MAX + 32];
+	char path[4096], name[VZ_KMOD_NAME_MAX + 64];
 	struct stat st;
 	size_t got = 0;
 	int fd, rc, n;
