@@ -28,7 +28,7 @@
 
 enum {
 	BENCH_MAX_MODES = 10,
-	BENCH_MAX_WORKLOADS = 4,
+	BENCH_MAX_WORKLOADS = 5,
 	BENCH_MAX_LEVELS = 8,
 	BENCH_MAX_PHASES = VZ_MAX_PHASES + 2,
 	BENCH_ERR_LEN = 512,
@@ -52,6 +52,18 @@ struct summary {
 	double min, p50, p90, p99, max, mean; /* milliseconds */
 };
 
+/* The data workloads move BENCH_DATA_BYTES of zeros through the sandbox, which the harness
+ * checks arrived whole. They take libvz's API (a stdout pipe, a bind mount), so they run
+ * in libvz modes only; for peers they are not applicable. */
+enum wl_data {
+	DATA_NONE,
+	DATA_STDOUT, /* the workload writes them to stdout, a pipe the harness reads */
+	DATA_BIND,   /* the workload writes them to BENCH_BIND_PATH/f, a read-write bind */
+};
+#define BENCH_DATA_MIB 64
+#define BENCH_DATA_BYTES ((uint64_t)BENCH_DATA_MIB << 20)
+#define BENCH_BIND_PATH "/vz-bench-bind"
+
 /* One program every mode runs: argv for sandboxes, the same as a shell line for guests
  * that run it as their init's command (QEMU, kvmtool). */
 struct workload {
@@ -60,6 +72,7 @@ struct workload {
 	const char *argv[8];
 	int argc;
 	const char *script; /* argv[2] when argv is /bin/sh -c SCRIPT, else argv joined */
+	enum wl_data data;  /* not DATA_NONE: a data workload (libvz modes only) */
 };
 
 /* One life cycle of a sandbox in flight. */
@@ -68,7 +81,8 @@ struct run {
 	pid_t pid;		    /* spawned peer */
 	int pidfd;		    /* its pidfd, or -1 */
 	int outfd;		    /* memfd catching the peer's stdout+stderr (guests: serial) */
-	int readyfd;		    /* memory runs: read end of the sandbox's stdout */
+	int readyfd;		    /* memory runs, stdout64m: read end of the sandbox's stdout */
+	bool bind;		    /* bind64m: this run's bind directory exists */
 	vz_sandbox *sb;		    /* libvz */
 	vz_result res;		    /* libvz's result (phases) */
 	uint64_t t_created;	    /* libvz: after create+limit */
@@ -126,6 +140,7 @@ struct mode {
 	bool libvz;
 	char about[BENCH_ERR_LEN];   /* the isolation it gets, one line */
 	char why[BENCH_ERR_LEN];     /* non-empty: skipped, and why */
+	const char *rootfs;	     /* libvz: the rootfs its sandboxes get */
 	char version[128];
 	struct mode_ops ops;
 	char path[PATH_MAX];	     /* the program a peer runs */
@@ -150,6 +165,7 @@ struct opts {
 	size_t vm_levels[BENCH_MAX_LEVELS], vm_nlevels;
 	const char *rootfs, *kernel, *out, *kvmtool, *kvmtool_kernel, *only;
 	const char *workloads; /* comma list */
+	const char *alt_name;  /* --alt-rootfs NAME=DIR: the mode libvz-vm-NAME */
 	unsigned vm_ram_mib, timeout_s;
 	bool peers, vm, container, memory;
 };
@@ -157,6 +173,8 @@ struct opts {
 struct bench {
 	struct opts o;
 	char rootfs[PATH_MAX];
+	char alt_rootfs[PATH_MAX]; /* --alt-rootfs: DIR, resolved */
+	char alt_mode[BENCH_ID_LEN]; /* its mode's name, libvz-vm-NAME */
 	char kernel[PATH_MAX];	/* the guest kernel libvz found (for the peers too) */
 	char tmp[PATH_MAX];	/* our temporary directory (bundles, initramfs) */
 	char initramfs[PATH_MAX];
@@ -210,6 +228,8 @@ void append_output(int fd, char *err, size_t len);
 int tree_memory(pid_t root, struct memory *mem, uint64_t ram_bytes);
 
 /* modes.c */
+bool wl_applies(const struct mode *m, const struct workload *w);
+bool all_zero(const void *buf, size_t n);
 void modes_setup(struct bench *b);
 void modes_teardown(struct bench *b);
 

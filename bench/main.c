@@ -11,9 +11,11 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #ifndef VZ_BENCH_ROOTFS
@@ -30,16 +32,21 @@ static void usage(FILE *f)
 		"  --warmup N            discarded runs before them (5)\n"
 		"  --vm-runs N           measured runs per VM-class mode and workload (10)\n"
 		"  --vm-warmup N         discarded VM runs before them (1)\n"
-		"  --workloads LIST      of true,pipeline,touch64m (all)\n"
+		"  --workloads LIST      of true, pipeline, touch64m (the default set), stdout64m,\n"
+		"                        bind64m (64 MiB through stdout, into a bind mount: libvz\n"
+		"                        modes only), or 'all'\n"
 		"  --concurrency LIST    sandboxes started at once, e.g. 1,10,50,100 (the default);\n"
 		"                        'none' to skip\n"
 		"  --vm-concurrency LIST the same for VM-class modes (default: --concurrency)\n"
 		"  --rounds N            rounds per concurrency level (3); --vm-rounds N (1)\n"
 		"  --only LIST           measure only these modes (libvz-container, libvz-vm,\n"
-		"                        fork+exec, bwrap, crun, runc, qemu-microvm, kvmtool)\n"
+		"                        libvz-vm-NAME, fork+exec, bwrap, crun, runc, qemu-microvm,\n"
+		"                        kvmtool)\n"
 		"  --no-peers            libvz only; --no-vm, --no-container: one class only\n"
 		"  --no-memory           skip the memory measurement\n"
 		"  --rootfs DIR          busybox rootfs (" VZ_BENCH_ROOTFS ")\n"
+		"  --alt-rootfs NAME=DIR adds the mode libvz-vm-NAME: libvz-vm with rootfs DIR (one\n"
+		"                        with /bin/true, e.g. a debootstrap minbase); NAME: [a-z0-9-]\n"
 		"  --kernel FILE         guest kernel (default: $VZ_KERNEL, then libvz's default);\n"
 		"                        exported as VZ_KERNEL for libvz and the peers\n"
 		"  --vm-memory MIB       guest RAM of every VM mode (128)\n"
@@ -87,13 +94,29 @@ static int parse_levels(const char *opt, const char *arg, size_t *lv, size_t *n)
 	return 0;
 }
 
+static void known_workloads(char *dst, size_t len)
+{
+	size_t o = 0;
+
+	dst[0] = '\0';
+	for (size_t i = 0; i < bench_nworkloads && o < len; i++)
+		o += (size_t)snprintf(dst + o, len - o, "%s%s", i ? ", " : "",
+				      bench_workloads[i].name);
+}
+
+/* The default set leaves the data workloads out: on a software hypervisor each VM run
+ * of them takes long, and they measure data paths, not start-up. 'all' takes them in. */
 static int pick_workloads(struct bench *b)
 {
 	const char *p = b->o.workloads;
+	char known[256];
 
-	if (!p) {
-		for (size_t i = 0; i < bench_nworkloads; i++)
-			b->wl[b->nwl++] = &bench_workloads[i];
+	known_workloads(known, sizeof(known));
+	if (!p || !strcmp(p, "all")) {
+		for (size_t i = 0; i < bench_nworkloads; i++) {
+			if (p || bench_workloads[i].data == DATA_NONE)
+				b->wl[b->nwl++] = &bench_workloads[i];
+		}
 		return 0;
 	}
 	while (*p) {
@@ -113,7 +136,7 @@ static int pick_workloads(struct bench *b)
 		}
 		if (i == bench_nworkloads) {
 			fprintf(stderr, BENCH_NAME ": --workloads: unknown workload '%.*s' (known: "
-				"true, pipeline, touch64m)\n", (int)dl, p);
+				"%s; or all)\n", (int)dl, p, known);
 			return -1;
 		}
 		if (b->nwl == BENCH_MAX_WORKLOADS)
@@ -122,15 +145,73 @@ static int pick_workloads(struct bench *b)
 		p += dl + (p[dl] == ',');
 	}
 	if (!b->nwl)
-		fprintf(stderr, BENCH_NAME ": --workloads: empty (known: true, pipeline, touch64m)\n");
+		fprintf(stderr, BENCH_NAME ": --workloads: empty (known: %s; or all)\n", known);
 	return b->nwl ? 0 : -1;
+}
+
+/* Is there an executable regular file at /bin/true inside root, symbolic links resolved
+ * as the sandbox would (inside root: a busybox rootfs links it to /bin/busybox)? */
+static bool has_bin_true(const char *root)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT };
+	int dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
+	struct stat st;
+	bool ok;
+
+	if (dfd < 0)
+		return false;
+	fd = (int)syscall(SYS_openat2, dfd, "bin/true", &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS) /* before Linux 5.6: the link itself must be there */
+		ok = fstatat(dfd, "bin/true", &st, AT_SYMLINK_NOFOLLOW) == 0;
+	else
+		ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
+	return ok;
+}
+
+/* --alt-rootfs NAME=DIR: the mode libvz-vm-NAME with rootfs DIR. */
+static int parse_alt_rootfs(struct bench *b, const char *arg)
+{
+	const char *eq = strchr(arg, '='), *dir = eq ? eq + 1 : NULL;
+	size_t nl = eq ? (size_t)(eq - arg) : 0;
+	struct stat st;
+
+	if (b->o.alt_name) {
+		fprintf(stderr, BENCH_NAME ": --alt-rootfs: given twice (one is supported)\n");
+		return -1;
+	}
+	if (!eq || !nl || nl != strspn(arg, "abcdefghijklmnopqrstuvwxyz0123456789-") ||
+	    nl + sizeof("libvz-vm-") > sizeof(b->alt_mode) || !*dir) {
+		fprintf(stderr, BENCH_NAME ": --alt-rootfs %s: expected NAME=DIR, NAME of 1 to %zu "
+			"characters from a-z, 0-9 and '-'\n", arg, sizeof(b->alt_mode) -
+			sizeof("libvz-vm-"));
+		return -1;
+	}
+	if (!realpath(dir, b->alt_rootfs) || stat(b->alt_rootfs, &st)) {
+		fprintf(stderr, BENCH_NAME ": --alt-rootfs %s: %s: %s\n", arg, dir, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, BENCH_NAME ": --alt-rootfs %s: %s is not a directory\n", arg, dir);
+		return -1;
+	}
+	if (!has_bin_true(b->alt_rootfs)) {
+		fprintf(stderr, BENCH_NAME ": --alt-rootfs %s: %s has no executable /bin/true: "
+			"not a rootfs\n", arg, dir);
+		return -1;
+	}
+	msg(b->alt_mode, sizeof(b->alt_mode), "libvz-vm-%.*s", (int)nl, arg);
+	b->o.alt_name = b->alt_mode + strlen("libvz-vm-");
+	return 0;
 }
 
 static int parse_opts(int argc, char **argv, struct bench *b)
 {
 	enum { O_VM_RUNS = 256, O_VM_WARMUP, O_VM_CONC, O_VM_ROUNDS, O_NO_PEERS, O_NO_VM,
 	       O_NO_CONTAINER, O_NO_MEMORY, O_VM_MEMORY, O_TIMEOUT, O_KVMTOOL, O_KVMTOOL_KERNEL,
-	       O_QUICK, O_WORKLOADS, O_ONLY, O_KERNEL };
+	       O_QUICK, O_WORKLOADS, O_ONLY, O_KERNEL, O_ALT_ROOTFS };
 	static const struct option longopts[] = {
 		{ "runs", required_argument, NULL, 'n' },
 		{ "warmup", required_argument, NULL, 'w' },
@@ -147,6 +228,7 @@ static int parse_opts(int argc, char **argv, struct bench *b)
 		{ "no-container", no_argument, NULL, O_NO_CONTAINER },
 		{ "no-memory", no_argument, NULL, O_NO_MEMORY },
 		{ "rootfs", required_argument, NULL, 'r' },
+		{ "alt-rootfs", required_argument, NULL, O_ALT_ROOTFS },
 		{ "kernel", required_argument, NULL, O_KERNEL },
 		{ "vm-memory", required_argument, NULL, O_VM_MEMORY },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
@@ -228,6 +310,10 @@ static int parse_opts(int argc, char **argv, struct bench *b)
 			break;
 		case 'r':
 			o->rootfs = optarg;
+			break;
+		case O_ALT_ROOTFS:
+			if (parse_alt_rootfs(b, optarg))
+				return -1;
 			break;
 		case O_KERNEL:
 			o->kernel = optarg;

@@ -5,6 +5,7 @@
  *   libvz-container  vz_sandbox_create -> limit (memory, pids, cpu, wall) -> start -> wait
  *                    -> free: the whole life cycle, as a peer's time includes its tear-down
  *   libvz-vm         the same with VZ_BACKEND_VM (guest RAM = the memory limit)
+ *   libvz-vm-NAME    libvz-vm with another rootfs (--alt-rootfs NAME=DIR)
  *   fork+exec        clone+execve of the rootfs's busybox on the host, waitpid: the floor
  *   bwrap            bubblewrap --unshare-all, the rootfs bound read-only as /
  *   crun, runc       OCI runtimes: the same namespaces and cgroup limits as libvz
@@ -18,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,14 +47,27 @@ static const int64_t bench_cpu_millicores = 1000;
 #define GUEST_OK "vz-bench-ok"
 
 const struct workload bench_workloads[] = {
-	{ "true", "/bin/true", { "/bin/true" }, 1, "/bin/true" },
+	{ "true", "/bin/true", { "/bin/true" }, 1, "/bin/true", DATA_NONE },
 	{ "pipeline", "a small shell pipeline: sh -c 'seq 1 500 | sort -rn | head -n 3 | wc -l'",
 	  { "/bin/sh", "-c", "seq 1 500 | sort -rn | head -n 3 | wc -l" }, 3,
-	  "seq 1 500 | sort -rn | head -n 3 | wc -l" },
+	  "seq 1 500 | sort -rn | head -n 3 | wc -l", DATA_NONE },
 	{ "touch64m", "touches 64 MiB: dd if=/dev/zero of=/dev/null bs=64M count=1 (one 64 MiB "
 	  "buffer, every page written)",
 	  { "/bin/dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1" }, 5,
-	  "dd if=/dev/zero of=/dev/null bs=64M count=1" },
+	  "dd if=/dev/zero of=/dev/null bs=64M count=1", DATA_NONE },
+	/* The data workloads: libvz modes only, not in the default set (see main.c). Blocks
+	 * read from /dev/zero are always full, so count=64 is 64 MiB without iflag=fullblock;
+	 * bs=1048576 rather than 1M, which busybox and coreutils dd both take. */
+	{ "stdout64m", "64 MiB of zeros through the sandbox's stdout, a pipe the harness reads "
+	  "to its end and checks: dd if=/dev/zero bs=1048576 count=64",
+	  { "/bin/dd", "if=/dev/zero", "bs=1048576", "count=64" }, 4,
+	  "dd if=/dev/zero bs=1048576 count=64", DATA_STDOUT },
+	{ "bind64m", "64 MiB of zeros written into a read-write bind mount of a fresh host "
+	  "directory, checked on the host: dd if=/dev/zero of=" BENCH_BIND_PATH "/f bs=1048576 "
+	  "count=64 conv=fsync",
+	  { "/bin/dd", "if=/dev/zero", "of=" BENCH_BIND_PATH "/f", "bs=1048576", "count=64",
+	    "conv=fsync" }, 6,
+	  "dd if=/dev/zero of=" BENCH_BIND_PATH "/f bs=1048576 count=64 conv=fsync", DATA_BIND },
 };
 const size_t bench_nworkloads = sizeof(bench_workloads) / sizeof(bench_workloads[0]);
 
@@ -60,12 +75,34 @@ const size_t bench_nworkloads = sizeof(bench_workloads) / sizeof(bench_workloads
  * the shell, so that a kernel that echoes its command line cannot send it early. */
 #define READY_SCRIPT "r=ready; echo vz-bench-$r; exec sleep 3600"
 const struct workload bench_ready_workload = {
-	"ready", READY_SCRIPT, { "/bin/sh", "-c", READY_SCRIPT }, 3, READY_SCRIPT
+	"ready", READY_SCRIPT, { "/bin/sh", "-c", READY_SCRIPT }, 3, READY_SCRIPT, DATA_NONE
 };
 
 static bool is_ready(const struct workload *w)
 {
 	return w == &bench_ready_workload;
+}
+
+/* Does mode m run workload w? The data workloads need libvz's API. */
+bool wl_applies(const struct mode *m, const struct workload *w)
+{
+	return m->libvz || w->data == DATA_NONE;
+}
+
+/* Are all n bytes 0? Word by word, without an early exit, so that it stays cheap. */
+bool all_zero(const void *buf, size_t n)
+{
+	const unsigned char *p = buf;
+	uint64_t acc = 0, v;
+	size_t i = 0;
+
+	for (; i + sizeof(v) <= n; i += sizeof(v)) {
+		memcpy(&v, p + i, sizeof(v));
+		acc |= v;
+	}
+	for (; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
 }
 
 static int wl_index(struct bench *b, const struct workload *w)
@@ -85,10 +122,138 @@ static int vz_fail(struct run *r, const char *what)
 	return -1;
 }
 
+/* Where the first byte that is not 0 is (after all_zero said there is one). */
+static size_t first_nonzero(const char *buf, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && !buf[i])
+		i++;
+	return i;
+}
+
+/* bind64m: the host directory bound at BENCH_BIND_PATH, made fresh for every run (the
+ * mode's config names it) and removed after it. */
+static void bind_dir(struct bench *b, struct mode *m, char *dst, size_t len)
+{
+	msg(dst, len, "%s/bind-%s", b->tmp, m->name);
+}
+
+static int bind_make(struct bench *b, struct mode *m, struct run *r)
+{
+	char dir[PATH_MAX];
+
+	bind_dir(b, m, dir, sizeof(dir));
+	/* any uid the sandbox maps to may write into it; our tmp dir (0700) guards it */
+	if (mkdir(dir, 0700) || chmod(dir, 0777))
+		return msg(r->err, sizeof(r->err), "bind directory %s: %s", dir, strerror(errno));
+	r->bind = true;
+	return 0;
+}
+
+/* Did BENCH_DATA_BYTES of zeros arrive in the bind directory's file? (Not timed.) */
+static int bind_check(struct bench *b, struct mode *m, struct run *r)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 8], buf[1 << 16];
+	uint64_t at = 0;
+	struct stat st;
+	ssize_t n;
+	int fd, rc = -1;
+
+	bind_dir(b, m, dir, sizeof(dir));
+	msg(path, sizeof(path), "%s/f", dir);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return msg(r->err, sizeof(r->err), "bind64m: %s: %s", path, strerror(errno));
+	if (fstat(fd, &st) || (uint64_t)st.st_size != BENCH_DATA_BYTES) {
+		msg(r->err, sizeof(r->err), "bind64m: %s has %lld bytes, %llu expected", path,
+		    (long long)st.st_size, (unsigned long long)BENCH_DATA_BYTES);
+		goto out;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (!all_zero(buf, (size_t)n)) {
+			msg(r->err, sizeof(r->err), "bind64m: %s: byte %llu is not 0", path,
+			    (unsigned long long)(at + first_nonzero(buf, (size_t)n)));
+			goto out;
+		}
+		at += (uint64_t)n;
+	}
+	if (n < 0 || at != BENCH_DATA_BYTES)
+		msg(r->err, sizeof(r->err), "bind64m: reading %s: %s", path,
+		    n < 0 ? strerror(errno) : "short read");
+	else
+		rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+static int bind_remove(struct bench *b, struct mode *m, struct run *r)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 8];
+
+	r->bind = false;
+	bind_dir(b, m, dir, sizeof(dir));
+	msg(path, sizeof(path), "%s/f", dir);
+	if ((unlink(path) && errno != ENOENT) || rmdir(dir))
+		return msg(r->err, sizeof(r->err), "bind64m: removing %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+/*
+ * stdout64m: read the sandbox's stdout to its end (by the run's deadline) and check that
+ * exactly BENCH_DATA_BYTES came, all 0. It reads on past a wrong byte, so that the writer
+ * never blocks on a full pipe. 0: the end was reached (err set if the data was wrong);
+ * -1: gave up before the end (err says why).
+ */
+static int drain_stdout(struct run *r, char *err, size_t len)
+{
+	uint64_t deadline = r->t0 + (uint64_t)r->timeout_ms * 1000000u, got = 0;
+	uint64_t bad = UINT64_MAX;
+	char buf[1 << 16];
+
+	if (r->readyfd < 0)
+		return msg(err, len, "stdout64m: no stdout pipe");
+	for (;;) {
+		struct pollfd p = { .fd = r->readyfd, .events = POLLIN };
+		uint64_t now = now_ns();
+		int left = now >= deadline ? 0 : (int)((deadline - now) / 1000000u) + 1;
+		ssize_t n;
+
+		if (bench_stop)
+			return msg(err, len, "stdout64m: stopped");
+		if (poll(&p, 1, left > 1000 ? 1000 : left) < 0 && errno != EINTR)
+			return msg(err, len, "stdout64m: poll: %s", strerror(errno));
+		if (!(p.revents & (POLLIN | POLLHUP | POLLERR))) {
+			if (left == 0)
+				return msg(err, len, "stdout64m: %llu bytes by the deadline, no end",
+					   (unsigned long long)got);
+			continue;
+		}
+		n = read(r->readyfd, buf, sizeof(buf));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return msg(err, len, "stdout64m: read: %s", strerror(errno));
+		if (n == 0)
+			break;
+		if (bad == UINT64_MAX && !all_zero(buf, (size_t)n))
+			bad = got + first_nonzero(buf, (size_t)n);
+		got += (uint64_t)n;
+	}
+	if (got != BENCH_DATA_BYTES)
+		msg(err, len, "stdout64m: %llu bytes arrived, %llu expected",
+		    (unsigned long long)got, (unsigned long long)BENCH_DATA_BYTES);
+	else if (bad != UINT64_MAX)
+		msg(err, len, "stdout64m: byte %llu is not 0", (unsigned long long)bad);
+	return 0;
+}
+
 static int vz_begin(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
 {
 	int64_t mem = m->backend == VZ_BACKEND_VM ? (int64_t)b->o.vm_ram_mib << 20 : bench_memory;
 
+	if (w->data == DATA_BIND && bind_make(b, m, r))
+		return -1;
 	r->t0 = now_ns();
 	if (vz_sandbox_create(&r->sb, m->backend, m->cfg[wl_index(b, w)]))
 		return vz_fail(r, "vz_sandbox_create");
@@ -101,29 +266,45 @@ static int vz_begin(struct bench *b, struct mode *m, const struct workload *w, s
 	r->t_created = now_ns();
 	if (vz_sandbox_start(r->sb))
 		return vz_fail(r, "vz_sandbox_start");
-	if (is_ready(w) && (r->readyfd = vz_sandbox_stdio_fd(r->sb, VZ_STDOUT)) < 0)
+	if ((is_ready(w) || w->data == DATA_STDOUT) &&
+	    (r->readyfd = vz_sandbox_stdio_fd(r->sb, VZ_STDOUT)) < 0)
 		return vz_fail(r, "vz_sandbox_stdio_fd");
 	return 0;
 }
 
+/* Wait for the end; stdout64m reads and checks the output first (timed: the run ends
+ * after its last byte and its exit), bind64m checks the file after the end (not timed). */
 static int vz_end(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
 {
+	char data_err[BENCH_ERR_LEN] = "";
 	int rc = -1;
 
-	(void)b, (void)m, (void)w;
+	if (w->data == DATA_STDOUT && drain_stdout(r, data_err, sizeof(data_err)))
+		vz_sandbox_kill(r->sb, SIGKILL);
 	r->res = (vz_result){ .size = sizeof(r->res) };
 	if (vz_sandbox_wait(r->sb, r->timeout_ms + 10000, &r->res)) {
 		vz_fail(r, "vz_sandbox_wait");
 	} else if (r->res.reason != VZ_REASON_EXITED || r->res.exit_code != 0) {
-		msg(r->err, sizeof(r->err), "%s, exit code %d%s%s", vz_reason_name(r->res.reason),
-		    (int)r->res.exit_code, r->res.message[0] ? ": " : "", r->res.message);
+		msg(r->err, sizeof(r->err), "%s, exit code %d%s%s%s%s",
+		    vz_reason_name(r->res.reason), (int)r->res.exit_code,
+		    r->res.message[0] ? ": " : "", r->res.message, data_err[0] ? "; " : "",
+		    data_err);
+	} else if (data_err[0]) {
+		msg(r->err, sizeof(r->err), "%s", data_err);
 	} else {
 		rc = 0;
 	}
 	r->t_waited = now_ns();
 	vz_sandbox_free(r->sb);
 	r->sb = NULL;
+	r->readyfd = -1;
 	r->t_end = now_ns();
+	if (r->bind) {
+		if (rc == 0)
+			rc = bind_check(b, m, r);
+		if (bind_remove(b, m, r))
+			rc = -1;
+	}
 	return rc;
 }
 
@@ -131,13 +312,15 @@ static void vz_stop(struct bench *b, struct mode *m, struct run *r)
 {
 	vz_result res = { .size = sizeof(res) };
 
-	(void)b, (void)m;
-	if (!r->sb)
-		return;
-	vz_sandbox_kill(r->sb, SIGKILL);
-	vz_sandbox_wait(r->sb, 60000, &res);
-	vz_sandbox_free(r->sb);
-	r->sb = NULL;
+	if (r->sb) {
+		vz_sandbox_kill(r->sb, SIGKILL);
+		vz_sandbox_wait(r->sb, 60000, &res);
+		vz_sandbox_free(r->sb);
+		r->sb = NULL;
+		r->readyfd = -1;
+	}
+	if (r->bind)
+		bind_remove(b, m, r);
 }
 
 static pid_t vz_root(struct run *r)
@@ -145,11 +328,14 @@ static pid_t vz_root(struct run *r)
 	return r->sb ? vz_sandbox_pid(r->sb) : -1;
 }
 
-static void vz_setup(struct bench *b, struct mode *m, vz_backend be)
+static void vz_setup(struct bench *b, struct mode *m, vz_backend be, const char *rootfs)
 {
 	const char *why = NULL;
+	char bind[PATH_MAX];
 
 	m->backend = be;
+	m->rootfs = rootfs;
+	bind_dir(b, m, bind, sizeof(bind));
 	msg(m->version, sizeof(m->version), "libvz %s", vz_version_string());
 	m->ops = (struct mode_ops){ vz_begin, vz_end, vz_stop, vz_root };
 	if (vz_backend_available(be, &why) != VZ_OK) {
@@ -163,6 +349,9 @@ static void vz_setup(struct bench *b, struct mode *m, vz_backend be)
 		    "1 vCPU, rootfs shared through virtio-fs, libvz's guest init (limits, "
 		    "seccomp, capabilities dropped); %s", b->kernel[0] ? b->kernel : "(default)",
 		    b->o.vm_ram_mib, why ? why : "");
+		if (rootfs != b->rootfs)
+			msg(m->about + strlen(m->about), sizeof(m->about) - strlen(m->about),
+			    "; rootfs %s (--alt-rootfs)", rootfs);
 	} else {
 		msg(m->about, sizeof(m->about), "user pid net ipc uts mnt cgroup namespaces, "
 		    "overlay root, cgroup limits (memory, pids, cpu), seccomp, capabilities "
@@ -172,12 +361,14 @@ static void vz_setup(struct bench *b, struct mode *m, vz_backend be)
 		const struct workload *w = i < b->nwl ? b->wl[i] : &bench_ready_workload;
 		vz_config *cfg = NULL;
 
-		if (vz_config_new(&cfg) || vz_config_set_rootfs(cfg, b->rootfs) ||
+		if (vz_config_new(&cfg) || vz_config_set_rootfs(cfg, rootfs) ||
 		    vz_config_set_argv(cfg, (size_t)w->argc, w->argv) ||
 		    vz_config_set_stdio(cfg, VZ_STDIN, VZ_STDIO_NULL, -1) ||
-		    vz_config_set_stdio(cfg, VZ_STDOUT, is_ready(w) ? VZ_STDIO_PIPE : VZ_STDIO_NULL,
-					-1) ||
+		    vz_config_set_stdio(cfg, VZ_STDOUT, is_ready(w) || w->data == DATA_STDOUT ?
+					VZ_STDIO_PIPE : VZ_STDIO_NULL, -1) ||
 		    vz_config_set_stdio(cfg, VZ_STDERR, VZ_STDIO_NULL, -1) ||
+		    (w->data == DATA_BIND &&
+		     vz_config_add_bind(cfg, bind, BENCH_BIND_PATH, VZ_BIND_RW)) ||
 		    (be == VZ_BACKEND_VM && b->o.kernel && vz_config_set_kernel(cfg, b->o.kernel))) {
 			msg(m->why, sizeof(m->why), "config: %s", vz_error_last()->message);
 			vz_config_free(cfg);
@@ -603,6 +794,8 @@ static void oci_setup(struct bench *b, struct mode *m)
 		return;
 	}
 	for (size_t i = 0; i <= b->nwl; i++) {
+		if (i < b->nwl && !wl_applies(m, b->wl[i]))
+			continue;
 		if (oci_bundle(b, m, i < b->nwl ? b->wl[i] : &bench_ready_workload))
 			return;
 	}
@@ -921,11 +1114,16 @@ void modes_setup(struct bench *b)
 	} while (0)
 	/* libvz modes stay libvz modes when not selected: peers are paired with them */
 	if (b->o.container) {
-		ADD("libvz-container", CLASS_CONTAINER, vz_setup, VZ_BACKEND_CONTAINER);
+		ADD("libvz-container", CLASS_CONTAINER, vz_setup, VZ_BACKEND_CONTAINER, b->rootfs);
 		m->libvz = true;
 	}
 	if (b->o.vm) {
-		ADD("libvz-vm", CLASS_VM, vz_setup, VZ_BACKEND_VM);
+		ADD("libvz-vm", CLASS_VM, vz_setup, VZ_BACKEND_VM, b->rootfs);
+		m->libvz = true;
+	}
+	/* after libvz-vm, which stays the VM peers' pair */
+	if (b->o.vm && b->o.alt_name) {
+		ADD(b->alt_mode, CLASS_VM, vz_setup, VZ_BACKEND_VM, b->alt_rootfs);
 		m->libvz = true;
 	}
 	if (b->o.peers && b->o.container) {

@@ -53,6 +53,8 @@ static void describe_host(const struct bench *b, struct host *h)
 	uname(&u);
 	msg(h->kernel, sizeof(h->kernel), "%s %s %s", u.sysname, u.release, u.machine);
 	file_value("/etc/os-release", "PRETTY_NAME", h->os, sizeof(h->os));
+	if (!h->os[0]) /* the kvm-testbed's guest, say */
+		msg(h->os, sizeof(h->os), "unknown (no /etc/os-release)");
 	if (b->host_kvm[0])
 		msg(h->kvm, sizeof(h->kvm), "%s", b->host_kvm);
 	else if (access("/dev/kvm", F_OK))
@@ -104,6 +106,49 @@ static double ratio(const struct bench *b, const struct mode *m, size_t k, doubl
 	return a.p50 / p.p50;
 }
 
+/* A libvz VM mode: its memory has a guest RAM part. */
+static bool vz_vm(const struct mode *m)
+{
+	return m->libvz && m->cls == CLASS_VM;
+}
+
+/* The VMM beyond guest RAM: PSS less the resident guest RAM, KiB. */
+static long long beyond_ram_kib(const struct memory *mem)
+{
+	return (long long)mem->pss_kib - (long long)mem->guest_ram_rss_kib;
+}
+
+/* A data workload's rate: BENCH_DATA_MIB over its p50, and "net" over its p50 less the
+ * p50 of `true` in the same mode and run (when that was measured and is smaller). */
+struct data_rate {
+	bool any, net;
+	double p50_ms, mib_s, true_p50_ms, net_mib_s;
+};
+
+static struct data_rate data_rate(const struct bench *b, const struct mode *m, size_t k)
+{
+	struct summary s = summarize(&m->lat[k].total);
+	struct data_rate d = { .any = false };
+
+	if (b->wl[k]->data == DATA_NONE || !m->libvz || m->why[0] || !s.n || s.p50 <= 0)
+		return d;
+	d.any = true;
+	d.p50_ms = s.p50;
+	d.mib_s = BENCH_DATA_MIB / (s.p50 / 1e3);
+	for (size_t j = 0; j < b->nwl; j++) {
+		struct summary t;
+
+		if (strcmp(b->wl[j]->name, "true") || !(t = summarize(&m->lat[j].total)).n)
+			continue;
+		d.true_p50_ms = t.p50;
+		if (s.p50 > t.p50) {
+			d.net = true;
+			d.net_mib_s = BENCH_DATA_MIB / ((s.p50 - t.p50) / 1e3);
+		}
+	}
+	return d;
+}
+
 /* Sandboxes per second = K / makespan: the p50 round, the slowest (min) and fastest. */
 struct rates conc_rates(const struct conc *c)
 {
@@ -128,6 +173,8 @@ void report_header(struct bench *b)
 	       h.os);
 	printf("      KVM: %s; cgroup %s\n", h.kvm, h.cgroup);
 	printf("rootfs %s, guest kernel %s\n", b->rootfs, b->kernel[0] ? b->kernel : "(none)");
+	if (b->o.alt_name)
+		printf("%s: rootfs %s (--alt-rootfs)\n", b->alt_mode, b->alt_rootfs);
 	printf("runs: %zu after %zu warm-up (VM class: %zu after %zu); timeout %u s per run\n",
 	       b->o.runs, b->o.warmup, b->o.vm_runs, b->o.vm_warmup, b->o.timeout_s);
 	printf("modes:\n");
@@ -162,6 +209,11 @@ static void table_latency(struct bench *b)
 
 			if (m->why[0])
 				continue;
+			if (!wl_applies(m, b->wl[k])) {
+				printf("  %-16s %5s %5s   n/a: libvz modes only\n", m->name, "-",
+				       "-");
+				continue;
+			}
 			printf("  %-16s %5zu %5zu", m->name, s.n, l->failures);
 			if (!s.n) {
 				printf("   (no successful run)\n");
@@ -177,6 +229,50 @@ static void table_latency(struct bench *b)
 	printf("  libvz/peer: libvz's p50 over the peer's p50 for the same workload in the same "
 	       "run, against libvz-container for container peers and libvz-vm for VM peers "
 	       "(below 1: libvz is faster)\n\n");
+}
+
+static void table_data(struct bench *b)
+{
+	bool any = false;
+
+	for (size_t k = 0; k < b->nwl; k++)
+		any |= b->wl[k]->data != DATA_NONE;
+	if (!any)
+		return;
+	printf("data through the sandbox: %d MiB of zeros, checked whole (libvz modes only); "
+	       "MiB/s = %d MiB / p50; net MiB/s = %d MiB / (p50 - p50 of true, same mode and "
+	       "run)\n", BENCH_DATA_MIB, BENCH_DATA_MIB, BENCH_DATA_MIB);
+	printf("  %-16s %-10s %5s %5s %10s %12s %10s %10s\n", "mode", "workload", "n", "fail",
+	       "p50 ms", "true p50 ms", "MiB/s", "net MiB/s");
+	for (size_t k = 0; k < b->nwl; k++) {
+		for (size_t i = 0; i < b->nmodes && b->wl[k]->data != DATA_NONE; i++) {
+			const struct mode *m = &b->modes[i];
+			struct data_rate d = data_rate(b, m, k);
+
+			if (m->why[0] || !wl_applies(m, b->wl[k]))
+				continue;
+			printf("  %-16s %-10s %5zu %5zu", m->name, b->wl[k]->name, m->lat[k].total.n,
+			       m->lat[k].failures);
+			if (!d.any) {
+				printf("   (no successful run)\n");
+				continue;
+			}
+			printf(" %10.2f", d.p50_ms);
+			if (d.true_p50_ms > 0)
+				printf(" %12.2f", d.true_p50_ms);
+			else
+				printf(" %12s", "-");
+			printf(" %10.1f", d.mib_s);
+			if (d.net)
+				printf(" %10.1f\n", d.net_mib_s);
+			else
+				printf(" %10s\n", "-");
+		}
+	}
+	printf("  stdout64m: dd writes to the sandbox's stdout, a pipe the harness reads to its "
+	       "end; bind64m: dd writes (conv=fsync) into a fresh host directory bound read-write "
+	       "at " BENCH_BIND_PATH ", checked after the run (not timed); both: start to exit, "
+	       "the whole life cycle\n\n");
 }
 
 static void table_phases(struct bench *b)
@@ -208,7 +304,8 @@ static void table_phases(struct bench *b)
 static void table_memory(struct bench *b)
 {
 	printf("host memory per running sandbox (sh -c 'echo ready; exec sleep'), KiB:\n");
-	printf("  %-16s %10s %10s %10s %6s  %s\n", "mode", "PSS", "RSS", "cgroup", "procs", "note");
+	printf("  %-16s %10s %10s %10s %10s %10s %6s  %s\n", "mode", "PSS", "RSS", "cgroup",
+	       "guest RAM", "beyond RAM", "procs", "note");
 	for (size_t i = 0; i < b->nmodes; i++) {
 		const struct mode *m = &b->modes[i];
 		const struct memory *mem = &m->mem;
@@ -225,12 +322,19 @@ static void table_memory(struct bench *b)
 			printf("%10lld", (long long)mem->cgroup_kib);
 		else
 			printf("%10s", "-");
+		if (vz_vm(m))
+			printf(" %10llu %10lld", (unsigned long long)mem->guest_ram_rss_kib,
+			       beyond_ram_kib(mem));
+		else
+			printf(" %10s %10s", "-", "-");
 		printf(" %6zu  %s\n", mem->processes, mem->note);
 	}
 	printf("  PSS: proportional set size summed over the sandbox's host processes (shared "
 	       "pages split), a peer's supervisor included (bwrap, crun run, runc run); libvz's "
 	       "per-sandbox state in the calling process (a few KiB) is not counted; cgroup: the "
-	       "sandbox's own memory cgroup charge (- : none)\n\n");
+	       "sandbox's own memory cgroup charge (- : none); guest RAM: libvz VM modes, the "
+	       "resident part of the guest RAM mapping; beyond RAM: PSS - guest RAM, what the "
+	       "VMM costs beyond guest RAM\n\n");
 }
 
 /* Sandboxes per second: from 0.02 (VMs on a software hypervisor) to thousands. */
@@ -304,6 +408,7 @@ static void table_failures(struct bench *b)
 void report_table(struct bench *b)
 {
 	table_latency(b);
+	table_data(b);
 	table_phases(b);
 	if (b->o.memory)
 		table_memory(b);
@@ -383,6 +488,16 @@ static void json_settings(FILE *f, const struct bench *b)
 	json_str(f, b->rootfs);
 	fprintf(f, ", \"kernel\": ");
 	json_str(f, b->kernel[0] ? b->kernel : NULL);
+	fprintf(f, ", \"alt_rootfs\": ");
+	if (b->o.alt_name) {
+		fprintf(f, "{\"mode\": ");
+		json_str(f, b->alt_mode);
+		fprintf(f, ", \"path\": ");
+		json_str(f, b->alt_rootfs);
+		fprintf(f, "}");
+	} else {
+		fprintf(f, "null");
+	}
 	fprintf(f, ", \"initramfs\": ");
 	json_str(f, b->initramfs[0] ? "the rootfs as a newc cpio archive (guest peers)" : NULL);
 	fprintf(f, "},\n");
@@ -401,7 +516,12 @@ static void json_modes(FILE *f, const struct bench *b)
 			fprintf(f, "%s", i ? ", " : "");
 			json_str(f, b->wl[k]->argv[i]);
 		}
-		fprintf(f, "]}");
+		fprintf(f, "], \"libvz_only\": %s, \"data_bytes\": ",
+			b->wl[k]->data != DATA_NONE ? "true" : "false");
+		if (b->wl[k]->data != DATA_NONE)
+			fprintf(f, "%llu}", (unsigned long long)BENCH_DATA_BYTES);
+		else
+			fprintf(f, "null}");
 	}
 	fprintf(f, "\n  ],\n  \"modes\": [");
 	for (size_t i = 0; i < b->nmodes; i++) {
@@ -441,8 +561,10 @@ static void json_latency(FILE *f, const struct bench *b)
 			json_str(f, m->name);
 			fprintf(f, ", \"workload\": ");
 			json_str(f, b->wl[k]->name);
-			fprintf(f, ", \"n\": %zu, \"failures\": %zu, \"warmup_failures\": %zu, "
-				"\"first_error\": ", s.n, l->failures, l->warmup_failures);
+			fprintf(f, ", \"applicable\": %s, \"n\": %zu, \"failures\": %zu, "
+				"\"warmup_failures\": %zu, \"first_error\": ",
+				wl_applies(m, b->wl[k]) ? "true" : "false", s.n, l->failures,
+				l->warmup_failures);
 			json_err(f, l->first_error);
 			fprintf(f, ",\n     \"summary_ms\": ");
 			json_summary(f, &s);
@@ -469,6 +591,34 @@ static void json_latency(FILE *f, const struct bench *b)
 			json_str(f, b->wl[k]->name);
 			fprintf(f, ", \"libvz_p50_ms\": %.6f, \"peer_p50_ms\": %.6f, \"ratio\": %.6f}",
 				a, p, r);
+		}
+	}
+	fprintf(f, "\n  ],\n  \"throughput\": [");
+	first = true;
+	for (size_t i = 0; i < b->nmodes; i++) {
+		const struct mode *m = &b->modes[i];
+
+		for (size_t k = 0; k < b->nwl; k++) {
+			struct data_rate d = data_rate(b, m, k);
+
+			if (!d.any)
+				continue;
+			json_item(f, &first, "mode");
+			json_str(f, m->name);
+			fprintf(f, ", \"workload\": ");
+			json_str(f, b->wl[k]->name);
+			fprintf(f, ", \"bytes\": %llu, \"n\": %zu, \"p50_ms\": %.6f, \"mib_per_s\": "
+				"%.6f, \"true_p50_ms\": ", (unsigned long long)BENCH_DATA_BYTES,
+				m->lat[k].total.n, d.p50_ms, d.mib_s);
+			if (d.true_p50_ms > 0)
+				fprintf(f, "%.6f", d.true_p50_ms);
+			else
+				fprintf(f, "null");
+			fprintf(f, ", \"net_mib_per_s\": ");
+			if (d.net)
+				fprintf(f, "%.6f}", d.net_mib_s);
+			else
+				fprintf(f, "null}");
 		}
 	}
 	fprintf(f, "\n  ],\n  \"phases\": [");
@@ -523,6 +673,14 @@ static void json_memory(FILE *f, const struct bench *b)
 				fprintf(f, "%lld", (long long)mem->cgroup_kib);
 			else
 				fprintf(f, "null");
+			if (vz_vm(m))
+				fprintf(f, ", \"guest_ram_rss_kib\": %llu, "
+					"\"beyond_guest_ram_kib\": %lld",
+					(unsigned long long)mem->guest_ram_rss_kib,
+					beyond_ram_kib(mem));
+			else
+				fprintf(f, ", \"guest_ram_rss_kib\": null, "
+					"\"beyond_guest_ram_kib\": null");
 		}
 		fprintf(f, ", \"note\": ");
 		json_err(f, mem->note);
@@ -614,9 +772,11 @@ static void csv_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* One CSV row; d (data workloads) and vm_mem (libvz VM modes' memory) may be NULL. */
 static void csv_row(FILE *f, const char *section, const char *mode, const char *workload,
 		    size_t level, size_t n, size_t fails, const struct summary *s, double tput,
-		    double r, const struct memory *mem)
+		    double r, const struct memory *mem, const struct data_rate *d,
+		    const struct memory *vm_mem)
 {
 	fprintf(f, "%s,", section);
 	csv_str(f, mode);
@@ -641,7 +801,18 @@ static void csv_row(FILE *f, const char *section, const char *mode, const char *
 	} else {
 		fprintf(f, ",,");
 	}
-	fputc('\n', f);
+	if (d && d->any) {
+		fprintf(f, ",%llu,%.3f,", (unsigned long long)BENCH_DATA_BYTES, d->mib_s);
+		if (d->net)
+			fprintf(f, "%.3f", d->net_mib_s);
+	} else {
+		fprintf(f, ",,,");
+	}
+	if (vm_mem && vm_mem->measured)
+		fprintf(f, ",%llu,%lld\n", (unsigned long long)vm_mem->guest_ram_rss_kib,
+			beyond_ram_kib(vm_mem));
+	else
+		fprintf(f, ",,\n");
 }
 
 static int write_csv(struct bench *b, const char *path)
@@ -653,7 +824,8 @@ static int write_csv(struct bench *b, const char *path)
 		return -1;
 	}
 	fprintf(f, "section,mode,workload,concurrency,n,failures,min_ms,p50_ms,p90_ms,p99_ms,"
-		"max_ms,sandboxes_per_s,libvz_over_peer_p50,pss_kib,rss_kib,cgroup_kib\n");
+		"max_ms,sandboxes_per_s,libvz_over_peer_p50,pss_kib,rss_kib,cgroup_kib,data_bytes,"
+		"mib_per_s,net_mib_per_s,guest_ram_rss_kib,beyond_guest_ram_kib\n");
 	for (size_t i = 0; i < b->nmodes; i++) {
 		const struct mode *m = &b->modes[i];
 
@@ -661,20 +833,24 @@ static int write_csv(struct bench *b, const char *path)
 			continue;
 		for (size_t k = 0; k < b->nwl; k++) {
 			struct summary s = summarize(&m->lat[k].total);
+			struct data_rate d = data_rate(b, m, k);
 
+			if (!wl_applies(m, b->wl[k]))
+				continue;
 			csv_row(f, "latency", m->name, b->wl[k]->name, 1, s.n, m->lat[k].failures,
-				&s, 0, ratio(b, m, k, NULL, NULL), NULL);
+				&s, 0, ratio(b, m, k, NULL, NULL), NULL, &d, NULL);
 			for (size_t p = 0; p < m->lat[k].nphase; p++) {
 				struct summary ps = summarize(&m->lat[k].phase[p]);
 				char name[64];
 
 				msg(name, sizeof(name), "%s/%s", m->name, m->lat[k].phase_name[p]);
-				csv_row(f, "phase", name, b->wl[k]->name, 1, ps.n, 0, &ps, 0, 0, NULL);
+				csv_row(f, "phase", name, b->wl[k]->name, 1, ps.n, 0, &ps, 0, 0,
+					NULL, NULL, NULL);
 			}
 		}
 		if (b->o.memory)
 			csv_row(f, "memory", m->name, "ready", 1, m->mem.measured, !m->mem.measured,
-				NULL, 0, 0, &m->mem);
+				NULL, 0, 0, &m->mem, NULL, vz_vm(m) ? &m->mem : NULL);
 		for (size_t j = 0; j < m->nconc; j++) {
 			const struct conc *c = &m->conc[j];
 			struct summary lat = summarize(&c->latency);
@@ -682,7 +858,7 @@ static int write_csv(struct bench *b, const char *path)
 
 			if (c->rounds)
 				csv_row(f, "concurrency", m->name, "true", c->level, c->sandboxes,
-					c->failures, &lat, rt.any ? rt.p50 : 0, 0, NULL);
+					c->failures, &lat, rt.any ? rt.p50 : 0, 0, NULL, NULL, NULL);
 		}
 	}
 	if (ferror(f) | fclose(f)) {

@@ -6,7 +6,8 @@
  * by one every round, so that drift (CPU frequency, page cache, clean-up the kernel
  * defers, other load) lands on every mode alike and no mode always follows the same
  * other one. Warm-up rounds come first and are not kept. VM-class modes take their own
- * (smaller) number of runs: they are the first rounds' VM members.
+ * (smaller) number of runs: they are the first rounds' VM members. The data workloads
+ * (stdout64m, bind64m) run in libvz modes only, and in latency runs only.
  *
  * Memory: one sandbox per mode runs a program that prints a marker and sleeps; once the
  * marker arrives, the host process tree of the sandbox is measured.
@@ -55,7 +56,7 @@ static void run_init(struct run *r)
 /* Everything a run may still hold, whether it failed in begin, end or neither. */
 static void run_release(struct bench *b, struct mode *m, struct run *r)
 {
-	if (r->sb || r->pid > 0 || r->pidfd >= 0 || r->outfd >= 0)
+	if (r->sb || r->bind || r->pid > 0 || r->pidfd >= 0 || r->outfd >= 0)
 		m->ops.stop(b, m, r);
 	if (r->readyfd >= 0 && !m->libvz)
 		close(r->readyfd);
@@ -135,7 +136,7 @@ void run_latency(struct bench *b)
 		for (size_t i = 0; i < b->nmodes; i++) {
 			size_t warm, t = total_runs(b, &b->modes[i], &warm);
 
-			if (!b->modes[i].why[0] && t > rounds)
+			if (!b->modes[i].why[0] && wl_applies(&b->modes[i], b->wl[k]) && t > rounds)
 				rounds = t;
 		}
 		for (size_t r = 0; r < rounds && !bench_stop; r++) {
@@ -143,7 +144,7 @@ void run_latency(struct bench *b)
 				struct mode *m = &b->modes[(r + j) % b->nmodes];
 				size_t warm, t = total_runs(b, m, &warm);
 
-				if (m->why[0] || r >= t)
+				if (m->why[0] || r >= t || !wl_applies(m, b->wl[k]))
 					continue;
 				progress(b, false, "latency %s: round %zu/%zu, %s, %zu failed",
 					 b->wl[k]->name, r + 1, rounds, m->name, fails);
@@ -229,10 +230,13 @@ void run_memory(struct bench *b)
 				tree_memory(root, mem, ram);
 		}
 		run_release(b, m, &r);
+		/* What the VMM costs beyond guest RAM: PSS less the resident guest RAM (a
+		 * private mapping of the VMM alone, so its PSS is its RSS). */
 		if (ram && mem->measured)
-			msg(mem->note, sizeof(mem->note), "VMM: %llu KiB beyond the %llu KiB of guest "
-			    "RAM resident", (unsigned long long)(mem->rss_kib - mem->guest_ram_rss_kib),
-			    (unsigned long long)mem->guest_ram_rss_kib);
+			msg(mem->note, sizeof(mem->note), "beyond guest RAM = PSS - resident guest "
+			    "RAM = %llu - %llu = %lld KiB", (unsigned long long)mem->pss_kib,
+			    (unsigned long long)mem->guest_ram_rss_kib,
+			    (long long)mem->pss_kib - (long long)mem->guest_ram_rss_kib);
 	}
 }
 

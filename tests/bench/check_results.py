@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Check what vz-bench wrote: the JSON is whole and self-consistent (every summary is
-recomputed from the raw samples, every ratio from the medians), the CSV and the terminal
-table agree with it, and nothing failed. With --charts DIR, check the SVGs that
+recomputed from the raw samples, every ratio from the medians, every data rate from its
+p50), the CSV and the terminal table agree with it, and nothing failed. The data
+workloads (stdout64m, bind64m) must have run in every libvz mode and in no peer. With --charts DIR, check the SVGs that
 bench/charts.py drew from it instead.
 
     check_results.py RESULTS.json RESULTS.csv TABLE.txt
@@ -81,6 +82,10 @@ def check_json(r):
                   f"CI: {name} did not run: {modes.get(name, {}).get('skipped_because')}")
 
     workloads = [w["name"] for w in r["workloads"]]
+    libvz_only = {w["name"] for w in r["workloads"] if w.get("libvz_only")}
+    for w in r["workloads"]:
+        check(bool(w.get("libvz_only")) == (w.get("data_bytes") is not None),
+              f"workload {w['name']}: libvz_only and data_bytes disagree")
     lat = {(e["mode"], e["workload"]): e for e in r["latency"]}
     for m in avail:
         runs = s["vm_runs"] if m["class"] == "vm" else s["runs"]
@@ -89,11 +94,44 @@ def check_json(r):
             if not check(e, f"latency {m['name']}/{w}: missing"):
                 continue
             where = f"latency {m['name']}/{w}"
+            if w in libvz_only and not m["libvz"]:
+                check(e.get("applicable") is False and e["n"] == 0 and not e["samples_ms"]
+                      and e["failures"] == 0, f"{where}: a peer ran a libvz-only workload")
+                continue
+            check(e.get("applicable") is True, f"{where}: not marked applicable")
             check(e["failures"] == 0, f"{where}: {e['failures']} failed: {e['first_error']}")
             check(e["n"] == runs == len(e["samples_ms"]),
                   f"{where}: n {e['n']}, {len(e['samples_ms'])} samples, {runs} asked for")
             check_summary(where, e["summary_ms"], e["samples_ms"])
             check(all(x > 0 for x in e["samples_ms"]), f"{where}: a sample <= 0")
+
+    # Data rates: 64 MiB over the p50, and over the p50 less true's p50 (same mode).
+    tput = {(x["mode"], x["workload"]): x for x in r.get("throughput") or []}
+    want = libvz_only if any(m["libvz"] for m in avail) else set()
+    check({w for _, w in tput} == want,
+          f"throughput: workloads {sorted({w for _, w in tput})}, expected {sorted(want)}")
+    for m in avail:
+        for w in libvz_only if m["libvz"] else ():
+            x = tput.get((m["name"], w))
+            where = f"throughput {m['name']}/{w}"
+            if not check(x, f"{where}: missing"):
+                continue
+            p50 = lat[(m["name"], w)]["summary_ms"]["p50"]
+            mib = x["bytes"] / 2**20
+            check(x["bytes"] == 64 << 20 and close(x["p50_ms"], p50) and
+                  close(x["mib_per_s"], mib / (p50 / 1e3)), f"{where}: {x} vs p50 {p50}")
+            t = lat.get((m["name"], "true"))
+            if t and t["summary_ms"]:
+                tp = t["summary_ms"]["p50"]
+                check(close(x["true_p50_ms"], tp), f"{where}: true_p50_ms {x['true_p50_ms']} vs {tp}")
+                if p50 > tp:
+                    check(close(x["net_mib_per_s"], mib / ((p50 - tp) / 1e3)),
+                          f"{where}: net {x['net_mib_per_s']}")
+                else:
+                    check(x["net_mib_per_s"] is None, f"{where}: net without a positive difference")
+            else:
+                check(x["true_p50_ms"] is None and x["net_mib_per_s"] is None,
+                      f"{where}: net without true")
 
     # Ratios: libvz p50 over peer p50, for every available peer whose pair ran.
     ratios = {(x["peer"], x["workload"]): x for x in r["ratios"]}
@@ -101,6 +139,9 @@ def check_json(r):
         if m["libvz"] or not modes.get(m["pair"], {}).get("available"):
             continue
         for w in workloads:
+            if w in libvz_only:
+                check((m["name"], w) not in ratios, f"ratio {m['name']} {w}: a libvz-only workload")
+                continue
             x = ratios.get((m["name"], w))
             if not check(x, f"ratio {m['pair']}/{m['name']} {w}: missing"):
                 continue
@@ -130,7 +171,7 @@ def check_json(r):
                       f"phases {m['name']}/{w}: sum {part:.3f} ms > the run's {total['p50']:.3f}")
 
     mem = {e["mode"]: e for e in r["memory"]}
-    for m in avail:
+    for m in avail if r["memory"] else ():  # empty: --no-memory
         e = mem.get(m["name"])
         if not check(e, f"memory {m['name']}: missing"):
             continue
@@ -141,9 +182,16 @@ def check_json(r):
         if m["libvz"] or m["name"] in ("crun", "runc"):
             check(e["cgroup_kib"] is not None and e["cgroup_kib"] > 0,
                   f"memory {m['name']}: no cgroup charge found")
-        if m["name"] == "libvz-vm":
+        if m["libvz"] and m["class"] == "vm":
             check(e["rss_kib"] > 1024 and "beyond" in (e["note"] or ""),
-                  f"memory libvz-vm: {e}")
+                  f"memory {m['name']}: {e}")
+            # beyond guest RAM = PSS - resident guest RAM, stated explicitly
+            check(isinstance(e.get("guest_ram_rss_kib"), int) and
+                  e.get("beyond_guest_ram_kib") == e["pss_kib"] - e["guest_ram_rss_kib"],
+                  f"memory {m['name']}: beyond_guest_ram_kib is not PSS - guest RAM: {e}")
+        else:
+            check(e.get("guest_ram_rss_kib") is None and e.get("beyond_guest_ram_kib") is None,
+                  f"memory {m['name']}: guest RAM figures for a mode without libvz's VMM")
 
     conc = {(e["mode"], e["level"]): e for e in r["concurrency"]}
     for m in avail:
@@ -164,22 +212,39 @@ def check_json(r):
             check(close(t["p50"], lv / (mk["p50"] / 1e3)) and close(t["min"], lv / (mk["max"] / 1e3))
                   and close(t["max"], lv / (mk["min"] / 1e3)), f"{where}: throughput {t}")
             check(max(e["samples_ms"]) <= mk["max"] + 1e-6, f"{where}: a sandbox ended after the makespan")
-    return lat, avail, workloads
+    return lat, avail, workloads, libvz_only
 
 
-def check_csv(path, r, lat, avail, workloads):
+def check_csv(path, r, lat, avail, workloads, libvz_only):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     check(rows, "results.csv is empty")
     by = {(x["section"], x["mode"], x["workload"], x["concurrency"]): x for x in rows}
+    tput = {(x["mode"], x["workload"]): x for x in r.get("throughput") or []}
     for m in avail:
         for w in workloads:
             x = by.get(("latency", m["name"], w, "1"))
-            if check(x, f"csv: no latency row for {m['name']}/{w}"):
-                check(close(float(x["p50_ms"]), lat[(m["name"], w)]["summary_ms"]["p50"], 1e-5),
+            if w in libvz_only and not m["libvz"]:
+                check(x is None, f"csv: a latency row for {m['name']}/{w}, which is libvz only")
+                continue
+            js = lat.get((m["name"], w), {}).get("summary_ms")
+            if check(x, f"csv: no latency row for {m['name']}/{w}") and js:
+                check(close(float(x["p50_ms"]), js["p50"], 1e-5),
                       f"csv: {m['name']}/{w} p50 differs from the JSON")
+                t = tput.get((m["name"], w))
+                if t:
+                    net = t["net_mib_per_s"]
+                    check(close(float(x["mib_per_s"]), t["mib_per_s"], 1e-3) and
+                          (x["net_mib_per_s"] == "" if net is None else
+                           close(float(x["net_mib_per_s"]), net, 1e-3)),
+                          f"csv: {m['name']}/{w} MiB/s differ from the JSON")
         if r["memory"]:
-            check(("memory", m["name"], "ready", "1") in by, f"csv: no memory row for {m['name']}")
+            x = by.get(("memory", m["name"], "ready", "1"))
+            e = next((e for e in r["memory"] if e["mode"] == m["name"]), {})
+            if check(x, f"csv: no memory row for {m['name']}") and \
+                    e.get("beyond_guest_ram_kib") is not None:
+                check(x["beyond_guest_ram_kib"] == str(e["beyond_guest_ram_kib"]),
+                      f"csv: {m['name']} beyond_guest_ram_kib differs from the JSON")
     for e in r["concurrency"]:
         x = by.get(("concurrency", e["mode"], "true", str(e["level"])))
         if check(x, f"csv: no concurrency row for {e['mode']}/{e['level']}"):
@@ -187,17 +252,23 @@ def check_csv(path, r, lat, avail, workloads):
                   f"csv: {e['mode']}/{e['level']} throughput differs")
 
 
-def check_table(path, avail):
+def check_table(path, r, avail, libvz_only):
     text = open(path).read()
     for m in avail:
         check(m["name"] in text, f"table: {m['name']} missing")
-    for what in ("start-to-exit latency", "libvz phases", "memory per running sandbox",
-                 "concurrency:", "wrote "):
+    want = ["start-to-exit latency", "libvz phases", "wrote "]
+    want += ["memory per running sandbox"] if r["memory"] else []
+    want += ["concurrency:"] if r["concurrency"] else []
+    want += ["data through the sandbox"] if libvz_only else []
+    want += ["n/a: libvz modes only"] if libvz_only and any(not m["libvz"] for m in avail) else []
+    for what in want:
         check(what in text, f"table: no '{what}'")
 
 
 def check_charts(d, r):
     avail = [m["name"] for m in r["modes"] if m["available"]]
+    libvz = {m["name"] for m in r["modes"] if m["libvz"]}
+    libvz_only = {"startup-%s.svg" % w["name"] for w in r["workloads"] if w.get("libvz_only")}
     files = ["startup-%s.svg" % w["name"] for w in r["workloads"]]
     if r["concurrency"]:
         files += ["concurrency.svg", "concurrency-latency.svg"]
@@ -216,6 +287,9 @@ def check_charts(d, r):
         drawn = {el.get("data-mode") for el in root.iter() if el.get("data-mode")}
         if name.startswith(("startup-", "concurrency")):
             for m in avail:
+                if name in libvz_only and m not in libvz:
+                    check(m not in drawn, f"charts: {name}: a curve for {m}, a peer")
+                    continue
                 check(m in drawn, f"charts: {name}: no curve for {m}")
         for el in root.iter():
             for attr in ("x", "y", "x1", "x2", "y1", "y2", "cx", "cy"):
@@ -236,9 +310,9 @@ def main(argv):
         r = json.load(open(argv[1]))
         out = check_json(r)
         if out:
-            lat, avail, workloads = out
-            check_csv(argv[2], r, lat, avail, workloads)
-            check_table(argv[3], avail)
+            lat, avail, workloads, libvz_only = out
+            check_csv(argv[2], r, lat, avail, workloads, libvz_only)
+            check_table(argv[3], r, avail, libvz_only)
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -35,10 +35,14 @@ available() {
 }
 
 # Bad input: a clear error naming the problem, exit 2, nothing run.
+# --alt-rootfs: a NAME outside [a-z0-9-], no DIR, a DIR that is not a rootfs (no /bin/true).
 for bad in "--runs 0" "--workloads nosuch" "--concurrency 1,x" "--no-vm --no-container" \
-	   "--vm-memory 1"; do
+	   "--vm-memory 1" "--alt-rootfs Bad=$rootfs" "--alt-rootfs x=/nonexistent" \
+	   "--alt-rootfs x=/proc" "--alt-rootfs =$rootfs"; do
+	rc=0
 	# shellcheck disable=SC2086
-	if "$bench" $bad >"$out/bad.out" 2>&1; then fail "vz-bench $bad succeeded"; fi
+	"$bench" $bad >"$out/bad.out" 2>&1 || rc=$?
+	[ "$rc" = 2 ] || fail "vz-bench $bad: exit status $rc, not 2"
 	grep -q "vz-bench: " "$out/bad.out" || fail "vz-bench $bad: no error message"
 done
 "$bench" --rootfs /nonexistent --no-vm >"$out/bad.out" 2>&1 &&
@@ -99,18 +103,21 @@ skip_class() {
 }
 
 ran=0
-# Container class: every workload, two concurrency levels.
+# Container class: every workload (the data ones too: libvz-container only, n/a for the
+# peers), two concurrency levels.
 if available container; then
-	bench_run container --no-vm --runs 4 --warmup 1 --concurrency 1,4 --rounds 2
+	bench_run container --no-vm --workloads all --runs 4 --warmup 1 --concurrency 1,4 \
+		--rounds 2
 else
 	skip_class container container "$why"
 fi
-# VM class: boots take tens of seconds on a kvm_pvm host, so /bin/true only.
+# VM class: boots take tens of seconds on a kvm_pvm host, so /bin/true only; the same
+# rootfs once more as --alt-rootfs (the mode libvz-vm-alt).
 if [ "${VZ_TEST_VM_BOOTS:-1}" = 0 ]; then
 	echo "VZ_TEST_VM_BOOTS=0: no VM-class run"
 elif available vm; then
 	bench_run vm --no-container --workloads true --vm-runs 1 --vm-warmup 0 \
-		--vm-concurrency 1,2 --vm-rounds 1
+		--vm-concurrency 1,2 --vm-rounds 1 --alt-rootfs "alt=$rootfs"
 else
 	skip_class VM kvm "$why"
 fi
