@@ -60,6 +60,9 @@ struct opts {
 	const char *ready;
 	void (*on_ready)(void *);
 	void *ready_arg;
+	/* Called after vz_sandbox_wait() returned, before vz_sandbox_free(). */
+	void (*after_wait)(void *);
+	void *after_wait_arg;
 };
 
 /* cgroup limits need root (or a delegated cgroup); an unprivileged run skips them. */
@@ -159,6 +162,8 @@ static int run_argv(const struct opts *o, int argc, const char *const *argv, str
 			drain(fe, r->err, &r->nerr, sizeof(r->err), &eo);
 	}
 	rc = vz_sandbox_wait(sb, wait_ms, &r->res);
+	if (!rc && o && o->after_wait)
+		o->after_wait(o->after_wait_arg);
 out:
 	if (rc)
 		printf("#   libvz: %s\n", vz_error_last()->message);
@@ -856,6 +861,48 @@ static void t_rootfs_path_commas(void)
 	CHECK_STR(r.out, "fine\n");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", odd);
 	CHECK(system(cmd) == 0);
+}
+
+/* The size of @path now and 300 ms later: equal once nothing writes to it. */
+struct growth {
+	char path[128];
+	off_t first, later;
+};
+
+static void watch_growth(void *arg)
+{
+	struct growth *g = arg;
+	struct stat st;
+
+	g->first = stat(g->path, &st) == 0 ? st.st_size : -1;
+	usleep(300000);
+	g->later = stat(g->path, &st) == 0 ? st.st_size : -1;
+}
+
+/* When vz_sandbox_wait() returns, nothing of the sandbox runs any more: a background
+ * child that writes to a bind without end has stopped writing, although the result
+ * arrives before the sandbox's teardown is complete. */
+static void t_nothing_runs_after_result(void)
+{
+	char dir[] = "/tmp/vz-bgtest-XXXXXX";
+	struct growth g;
+	struct opts o = { .uid = -1, .bind_dst = "/out", .after_wait = watch_growth,
+			  .after_wait_arg = &g };
+	struct run r;
+
+	if (!CHECK(mkdtemp(dir) != NULL) || !CHECK(chmod(dir, 0777) == 0))
+		return;
+	o.bind_src = dir;
+	snprintf(g.path, sizeof(g.path), "%s/f", dir);
+	g.first = g.later = -2;
+	run_sh(&o, "(while :; do echo x >>/out/f; done) </dev/null >/dev/null 2>&1 & "
+		   "while [ ! -s /out/f ]; do :; done; exit 7", &r);
+	EXPECT_EXIT(r, 7);
+	CHECK_MSG(g.first > 0 && g.first == g.later,
+		  "the background writer still ran after the result: %lld then %lld bytes",
+		  (long long)g.first, (long long)g.later);
+	unlink(g.path);
+	rmdir(dir);
 }
 
 static void t_nothing_left(void)
@@ -1688,7 +1735,7 @@ static const struct {
 	S(t_host_invisible), S(t_privileged_ops_refused), S(t_result_fields),
 	S(t_terminal_injection), S(t_host_devices), S(t_symlinked_targets),
 	S(t_proc1_shows_no_host), S(t_persistent_upper_private), S(t_rootfs_path_commas),
-	S(t_nothing_left), S(t_concurrent_100), S(t_fs_semantics), S(t_bind_modes),
+	S(t_nothing_left), S(t_nothing_runs_after_result), S(t_concurrent_100), S(t_fs_semantics), S(t_bind_modes),
 	S(t_share_escapes),
 #undef S
 };

@@ -180,7 +180,11 @@ VZ_API int vz_sandbox_start(vz_sandbox *sb);
 /**
  * @brief Wait for the sandbox to end and get its result.
  *
- * Once the sandbox has ended, every later call returns the same result at once.
+ * Once the sandbox has ended, every later call returns the same result at once. The
+ * result comes as soon as nothing of the sandbox runs any more: a container's init
+ * kills and reaps every process of the sandbox, then reports; the kernel's release of
+ * its namespaces and mounts, and the removal of its cgroup, come after, off this
+ * call's path (vz_sandbox_free() finishes them).
  *
  * @param[in]  sb         The sandbox (started).
  * @param[in]  timeout_ms -1 to block until the end, 0 to poll, > 0 to wait at most
@@ -231,7 +235,7 @@ VZ_API int vz_sandbox_close_stdio(vz_sandbox *sb, vz_stream stream);
 
 /**
  * @brief The host process id of the sandbox's supervised child (container init or VMM).
- * @return A pid > 0 while started and not yet reaped; ::VZ_ESTATE otherwise.
+ * @return A pid > 0 while running (started, and no result yet); ::VZ_ESTATE otherwise.
  */
 VZ_API int vz_sandbox_pid(vz_sandbox *sb);
 
@@ -239,7 +243,9 @@ VZ_API int vz_sandbox_pid(vz_sandbox *sb);
  * @brief Free a sandbox. Always succeeds.
  *
  * If it still runs, it is killed and waited for. Every process, mount, cgroup,
- * temporary file and descriptor it created is gone when this returns.
+ * temporary file and descriptor it created is gone when this returns (after a result,
+ * this waits for the kernel's release of the sandbox's namespaces and mounts, which
+ * vz_sandbox_wait() did not wait for).
  *
  * @param[in] sb The sandbox, or NULL.
  * @note Must not run concurrently with any other call on @p sb.

@@ -5,6 +5,7 @@
 #ifndef VZ_COMMON_BACKEND_H
 #define VZ_COMMON_BACKEND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,10 @@ struct vz_backend_ops {
 	/* Plan and clone the supervised child (see proc.h). Return once the workload has
 	 * been executed or set-up failed; on failure nothing of the attempt remains. */
 	int (*start)(struct vz_sandbox *sb);
+	/* The child's exit report (VZ_IPC_EXIT on the status channel) comes only once no
+	 * process of the sandbox can act any more: vz_sandbox_wait() may take the result
+	 * from it and leave the reaping (and the kernel's teardown) to vz_sandbox_free(). */
+	bool final_report;
 	/* Optional: after the child has been reaped, adjust the result (e.g. a guest
 	 * panic text) and release backend resources of the run. */
 	void (*finish)(struct vz_sandbox *sb, vz_result *res);

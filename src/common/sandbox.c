@@ -283,6 +283,52 @@ static void reap_locked(struct vz_sandbox *sb)
 	sb->state = VZ_SB_ENDED;
 }
 
+/* The child's final report arrived (a backend with final_report): nothing of the
+ * sandbox runs any more, so the result is final now. The child's own exit (the kernel
+ * unmounting the sandbox's mounts and freeing its namespaces) and the cgroup's removal
+ * are left to vz_sandbox_free(). CPU and memory come from the cgroup, which holds every
+ * process the sandbox ever had. */
+static void end_by_report_locked(struct vz_sandbox *sb, const struct vz_ipc_msg *m)
+{
+	struct vz_cgroup_usage cu;
+	siginfo_t none = { 0 };
+	uint64_t t_end = vz_now_ns();
+	vz_result *r = &sb->result;
+
+	vz_cgroup_stats(sb->cgroup, &cu);
+	decide_reason(sb, m, &none, cu.oom_kills);
+	r->wall_ns = t_end - sb->t_start_ns;
+	r->user_cpu_ns = cu.user_cpu_ns;
+	r->system_cpu_ns = cu.system_cpu_ns;
+	r->peak_memory_bytes = cu.peak_memory;
+	if (r->phase_count < VZ_MAX_PHASES)
+		vz_sandbox_add_phase(sb, "run", t_end > sb->t_exec_ns ? t_end : sb->t_exec_ns);
+	sb->unreaped = true;
+	sb->state = VZ_SB_ENDED;
+}
+
+/* The status channel is readable: take the final report if it is one. */
+static void take_report(struct vz_sandbox *sb)
+{
+	struct vz_ipc_msg m;
+	ssize_t n;
+
+	pthread_mutex_lock(&sb->lock);
+	if (sb->state == VZ_SB_RUNNING && !sb->report_gone) {
+		do
+			n = recv(sb->proc.status_fd, &m, sizeof(m), MSG_DONTWAIT);
+		while (n < 0 && errno == EINTR);
+		if (n == (ssize_t)sizeof(m) && m.type == VZ_IPC_EXIT) {
+			m.text[sizeof(m.text) - 1] = '\0';
+			end_by_report_locked(sb, &m);
+		} else if (!(n < 0 && errno == EAGAIN)) {
+			/* Closed, or not a report: the child's exit status decides. */
+			sb->report_gone = true;
+		}
+	}
+	pthread_mutex_unlock(&sb->lock);
+}
+
 static void copy_result(const struct vz_sandbox *sb, vz_result *out)
 {
 	uint32_t size = out->size;
@@ -313,9 +359,10 @@ int vz_sandbox_wait(vz_sandbox *sb, int timeout_ms, vz_result *result)
 	if (sb->state == VZ_SB_CREATED)
 		return vz_err_set(VZ_ESTATE, 0, "vz_sandbox_wait: sandbox not started");
 	for (;;) {
-		struct pollfd pfd = { .fd = sb->proc.pidfd, .events = POLLIN };
+		struct pollfd pfd[2] = { { .fd = sb->proc.pidfd, .events = POLLIN },
+					 { .fd = sb->proc.status_fd, .events = POLLIN } };
 		uint64_t now = vz_now_ns(), stop = until;
-		int ms, n;
+		int ms, n, nfds;
 
 		pthread_mutex_lock(&sb->lock);
 		if (sb->state != VZ_SB_RUNNING) {
@@ -324,6 +371,10 @@ int vz_sandbox_wait(vz_sandbox *sb, int timeout_ms, vz_result *result)
 				copy_result(sb, result);
 			return VZ_OK;
 		}
+		/* The final report, where the backend sends one and a cgroup can say what the
+		 * sandbox used; else the child's exit. */
+		nfds = sb->ops->final_report && sb->cgroup && !sb->report_gone &&
+		       sb->proc.status_fd >= 0 ? 2 : 1;
 		pthread_mutex_unlock(&sb->lock);
 		if (sb->deadline_ns && !sb->timed_out && (!stop || sb->deadline_ns < stop))
 			stop = sb->deadline_ns;
@@ -331,9 +382,13 @@ int vz_sandbox_wait(vz_sandbox *sb, int timeout_ms, vz_result *result)
 			ms = -1;
 		else
 			ms = stop > now ? (int)((stop - now + 999999) / 1000000) : 0;
-		n = poll(&pfd, 1, ms);
+		n = poll(pfd, (nfds_t)nfds, ms);
 		if (n < 0 && errno != EINTR)
 			return vz_err_sys(VZ_ERROR, "vz_sandbox_wait: poll");
+		if (n > 0 && nfds == 2 && pfd[1].revents) {
+			take_report(sb);
+			continue;
+		}
 		if (n > 0) {
 			pthread_mutex_lock(&sb->lock);
 			if (sb->state == VZ_SB_RUNNING)
@@ -423,6 +478,16 @@ void vz_sandbox_free(vz_sandbox *sb)
 		vz_sys_pidfd_send_signal(sb->proc.pidfd, SIGKILL);
 		reap_locked(sb);
 		pthread_mutex_unlock(&sb->lock);
+	} else if (sb->unreaped) {
+		siginfo_t si;
+		/* Ended by its report: the child is exiting by itself. Wait for the kernel's
+		 * teardown (the cgroup cannot go before). Done here rather than in a
+		 * background thread: measured, a teardown running beside the next sandbox's
+		 * set-up slows that set-up more than it saves (docs/container.md). */
+		while (vz_sys_waitid(P_PIDFD, sb->proc.pidfd, &si, WEXITED | __WALL, NULL) < 0 &&
+		       errno == EINTR)
+			;
+		sb->unreaped = false;
 	}
 	vz_close(&sb->proc.pidfd);
 	vz_close(&sb->proc.status_fd);

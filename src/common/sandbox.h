@@ -18,7 +18,7 @@
 enum vz_sb_state {
 	VZ_SB_CREATED = 0,
 	VZ_SB_RUNNING,	 /* started, not yet reaped */
-	VZ_SB_ENDED,	 /* reaped; result final */
+	VZ_SB_ENDED,	 /* result final (reaped, or see unreaped) */
 	VZ_SB_FAILED,	 /* start failed; result says setup failed */
 };
 
@@ -47,6 +47,10 @@ struct vz_sandbox {
 	int kill_sig;	   /* last signal sent through vz_sandbox_kill(), or 0 */
 	bool timed_out;	   /* libvz killed it for its wall-time limit */
 	vz_result result;  /* complete once state is ENDED or FAILED */
+	/* ENDED from the child's final report (backend final_report): the child is still
+	 * to be reaped and the cgroup removed, which vz_sandbox_free() does. */
+	bool unreaped;
+	bool report_gone; /* the status channel closed without a report */
 
 	void *priv; /* backend-private */
 };

@@ -172,4 +172,6 @@ const struct vz_backend_ops vz_container_backend = {
 	.start = ctr_start,
 	/* Only the device allow-list (cgroup.c) in the container's group. */
 	.cgroup_flags = VZ_CG_DEVICES,
+	/* init.c kills and reaps the namespace before it reports. */
+	.final_report = true,
 };

@@ -45,8 +45,16 @@ static int poll_timeout(uint64_t deadline_ns)
 	return deadline_ns > now ? (int)((deadline_ns - now + 999999) / 1000000) : 0;
 }
 
+/* Report the end and leave. Every other process of the namespace is killed and reaped
+ * first, so that once the caller has the result nothing of the workload runs any more
+ * (a background child cannot write to a bind after wait() returned); the slow part of
+ * the teardown (mounts, network namespace) then happens after the report, off the
+ * caller's path. */
 __attribute__((noreturn)) static void finish(const struct vz_child_chan *ch, int reason, int value)
 {
+	kill(-1, SIGKILL); /* the namespace's init sends to all but itself */
+	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
+		;
 	vz_ipc_exit(ch->status_fd, reason, value, "");
 	_exit(reason == VZ_REASON_EXITED ? value : 128 + value);
 }
