@@ -100,6 +100,9 @@ struct mode;
  * and checks it did what it should (sets t_end, frees everything); both return 0 or -1
  * with run->err. stop ends a sandbox that is still running (memory runs, time-outs). */
 struct mode_ops {
+	/* Optional, untimed, before begin (and, in a concurrency round, before the
+	 * release): libvz-prepared creates and prepares its sandbox here. */
+	int (*prep)(struct bench *b, struct mode *m, const struct workload *w, struct run *r);
 	int (*begin)(struct bench *b, struct mode *m, const struct workload *w, struct run *r);
 	int (*end)(struct bench *b, struct mode *m, const struct workload *w, struct run *r);
 	void (*stop)(struct bench *b, struct mode *m, struct run *r);
@@ -138,6 +141,7 @@ struct mode {
 	const char *name;
 	enum mode_class cls;
 	bool libvz;
+	bool prepared; /* libvz-prepared: vz_sandbox_prepare() before the timed start */
 	char about[BENCH_ERR_LEN];   /* the isolation it gets, one line */
 	char why[BENCH_ERR_LEN];     /* non-empty: skipped, and why */
 	const char *rootfs;	     /* libvz: the rootfs its sandboxes get */

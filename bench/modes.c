@@ -248,13 +248,11 @@ static int drain_stdout(struct run *r, char *err, size_t len)
 	return 0;
 }
 
-static int vz_begin(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
+/* create and limit (the first part of begin, or all of prep). */
+static int vz_create(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
 {
 	int64_t mem = m->backend == VZ_BACKEND_VM ? (int64_t)b->o.vm_ram_mib << 20 : bench_memory;
 
-	if (w->data == DATA_BIND && bind_make(b, m, r))
-		return -1;
-	r->t0 = now_ns();
 	if (vz_sandbox_create(&r->sb, m->backend, m->cfg[wl_index(b, w)]))
 		return vz_fail(r, "vz_sandbox_create");
 	if (vz_sandbox_limit(r->sb, VZ_LIMIT_MEMORY, mem) ||
@@ -263,7 +261,34 @@ static int vz_begin(struct bench *b, struct mode *m, const struct workload *w, s
 		return vz_fail(r, "vz_sandbox_limit");
 	if (!is_ready(w) && vz_sandbox_limit(r->sb, VZ_LIMIT_WALL_TIME, r->timeout_ms))
 		return vz_fail(r, "vz_sandbox_limit");
+	return 0;
+}
+
+/* libvz-prepared, untimed: create, limit, vz_sandbox_prepare(). */
+static int vz_prep(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
+{
+	if (w->data == DATA_BIND && bind_make(b, m, r))
+		return -1;
+	if (vz_create(b, m, w, r))
+		return -1;
+	if (vz_sandbox_prepare(r->sb))
+		return vz_fail(r, "vz_sandbox_prepare");
+	return 0;
+}
+
+static int vz_begin(struct bench *b, struct mode *m, const struct workload *w, struct run *r)
+{
+	if (m->prepared) {
+		r->t0 = r->t_created = now_ns();
+		goto start;
+	}
+	if (w->data == DATA_BIND && bind_make(b, m, r))
+		return -1;
+	r->t0 = now_ns();
+	if (vz_create(b, m, w, r))
+		return -1;
 	r->t_created = now_ns();
+start:
 	if (vz_sandbox_start(r->sb))
 		return vz_fail(r, "vz_sandbox_start");
 	if ((is_ready(w) || w->data == DATA_STDOUT) &&
@@ -337,7 +362,7 @@ static void vz_setup(struct bench *b, struct mode *m, vz_backend be, const char 
 	m->rootfs = rootfs;
 	bind_dir(b, m, bind, sizeof(bind));
 	msg(m->version, sizeof(m->version), "libvz %s", vz_version_string());
-	m->ops = (struct mode_ops){ vz_begin, vz_end, vz_stop, vz_root };
+	m->ops = (struct mode_ops){ .begin = vz_begin, .end = vz_end, .stop = vz_stop, .root = vz_root };
 	if (vz_backend_available(be, &why) != VZ_OK) {
 		msg(m->why, sizeof(m->why), "backend unavailable: %s",
 		    why ? why : vz_error_last()->message);
@@ -489,7 +514,7 @@ static void floor_setup(struct bench *b, struct mode *m)
 	msg(m->about, sizeof(m->about), "no isolation: clone+execve of %s on the host, then "
 	    "waitpid: the floor every sandbox pays on top of", m->path);
 	msg(m->version, sizeof(m->version), "-");
-	m->ops = (struct mode_ops){ floor_begin, peer_end, peer_stop, peer_root };
+	m->ops = (struct mode_ops){ .begin = floor_begin, .end = peer_end, .stop = peer_stop, .root = peer_root };
 }
 
 /* bubblewrap: argv is the fixed head and the workload. */
@@ -506,7 +531,7 @@ static int bwrap_begin(struct bench *b, struct mode *m, const struct workload *w
 
 static void bwrap_setup(struct bench *b, struct mode *m)
 {
-	m->ops = (struct mode_ops){ bwrap_begin, peer_end, peer_stop, peer_root };
+	m->ops = (struct mode_ops){ .begin = bwrap_begin, .end = peer_end, .stop = peer_stop, .root = peer_root };
 	if (peer_find(m, "bwrap", "bubblewrap", "--version"))
 		return;
 	msg(m->about, sizeof(m->about), "--unshare-all: user pid net ipc uts cgroup mnt "
@@ -783,7 +808,7 @@ static void oci_setup(struct bench *b, struct mode *m)
 	char state[PATH_MAX];
 
 	m->ns_fd = -1;
-	m->ops = (struct mode_ops){ oci_begin, oci_end, oci_stop, peer_root };
+	m->ops = (struct mode_ops){ .begin = oci_begin, .end = oci_end, .stop = oci_stop, .root = peer_root };
 	if (peer_find(m, name, name, "--version"))
 		return;
 	msg(m->about, sizeof(m->about), "%s run: pid net ipc uts mnt cgroup namespaces, read-only "
@@ -1023,7 +1048,7 @@ static bool is_bzimage(const char *path)
 
 static void qemu_setup(struct bench *b, struct mode *m)
 {
-	m->ops = (struct mode_ops){ qemu_begin, guest_end, peer_stop, peer_root };
+	m->ops = (struct mode_ops){ .begin = qemu_begin, .end = guest_end, .stop = peer_stop, .root = peer_root };
 	if (peer_find(m, "qemu-system-x86_64", "qemu-system-x86", "--version"))
 		return;
 	if (!b->kernel[0]) {
@@ -1043,7 +1068,7 @@ static void kvmtool_setup(struct bench *b, struct mode *m)
 {
 	const char *kernel = b->o.kvmtool_kernel ? b->o.kvmtool_kernel : b->kernel;
 
-	m->ops = (struct mode_ops){ kvmtool_begin, guest_end, peer_stop, peer_root };
+	m->ops = (struct mode_ops){ .begin = kvmtool_begin, .end = guest_end, .stop = peer_stop, .root = peer_root };
 	if (!b->o.kvmtool) {
 		msg(m->why, sizeof(m->why), "no --kvmtool PATH given (not in Debian's archive)");
 		return;
@@ -1116,6 +1141,15 @@ void modes_setup(struct bench *b)
 	if (b->o.container) {
 		ADD("libvz-container", CLASS_CONTAINER, vz_setup, VZ_BACKEND_CONTAINER, b->rootfs);
 		m->libvz = true;
+		/* The same sandboxes, each prepared (vz_sandbox_prepare) before its timed
+		 * start, as a server keeping some ready would have them. */
+		ADD("libvz-prepared", CLASS_CONTAINER, vz_setup, VZ_BACKEND_CONTAINER, b->rootfs);
+		m->libvz = true;
+		m->prepared = true;
+		m->ops.prep = vz_prep;
+		msg(m->about + strlen(m->about), sizeof(m->about) - strlen(m->about),
+		    "; prepared ahead (vz_sandbox_prepare, not timed): timed from "
+		    "vz_sandbox_start to the end of vz_sandbox_free");
 	}
 	if (b->o.vm) {
 		ADD("libvz-vm", CLASS_VM, vz_setup, VZ_BACKEND_VM, b->rootfs);

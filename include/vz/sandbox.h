@@ -4,8 +4,9 @@
  * @brief One sandbox: create, limit, start, wait, kill, stdio, free.
  *
  * Life cycle: vz_sandbox_create() (validated, nothing runs) → vz_sandbox_limit() any
- * number of times → vz_sandbox_start() (the program runs; returns once it has been
- * executed) → vz_sandbox_wait() until it reports the end → vz_sandbox_free().
+ * number of times → optionally vz_sandbox_prepare() (set up ahead of time) →
+ * vz_sandbox_start() (the program runs; returns once it has been executed) →
+ * vz_sandbox_wait() until it reports the end → vz_sandbox_free().
  * vz_sandbox_free() may be called in any state: it kills what still runs and removes
  * every process, mount, cgroup, file and descriptor the sandbox created.
  *
@@ -166,9 +167,10 @@ VZ_API int vz_sandbox_limit(vz_sandbox *sb, vz_limit kind, int64_t value);
  * @brief Start the sandboxed program.
  *
  * Returns once the program has been executed inside the sandbox (or set-up has
- * failed); it never waits for the program to finish.
+ * failed); it never waits for the program to finish. After vz_sandbox_prepare() only
+ * the last step is left to do here.
  *
- * @param[in] sb The sandbox (created, not yet started).
+ * @param[in] sb The sandbox (created or prepared, not yet started).
  * @return ::VZ_OK; ::VZ_ESTATE (already started); ::VZ_ENOTSUP or ::VZ_EPERM (a limit or
  *         feature the host cannot provide); ::VZ_ECHILD (set-up failed inside the
  *         sandbox: the message names the step, e.g. "mount /proc: Permission denied");
@@ -176,6 +178,28 @@ VZ_API int vz_sandbox_limit(vz_sandbox *sb, vz_limit kind, int64_t value);
  *         vz_sandbox_wait() reports ::VZ_REASON_SETUP_FAILED with the message.
  */
 VZ_API int vz_sandbox_start(vz_sandbox *sb);
+
+/**
+ * @brief Do ahead of time everything vz_sandbox_start() does but run the program.
+ *
+ * Optional. A server that starts many sandboxes of one configuration keeps some
+ * prepared, so that vz_sandbox_start() is only the last step: the sandbox's processes,
+ * namespaces, root file system, cgroup with its limits, and stdio pipes are made here,
+ * and the supervisor waits; vz_sandbox_start() then only has it run the program. The
+ * wall-time limit counts from vz_sandbox_start(). Limits must be set before this call;
+ * the stdio descriptors (vz_sandbox_stdio_fd()) are available after it. A prepared
+ * sandbox that is freed unstarted leaves nothing behind. A prepared sandbox holds a
+ * few processes' worth of kernel memory and descriptors (about what a running
+ * `sleep` holds in a sandbox) while it waits.
+ *
+ * @param[in] sb The sandbox, created and not yet started.
+ * @return ::VZ_OK; ::VZ_ESTATE if already prepared or started; ::VZ_ENOTSUP if the
+ *         backend cannot (the VM backend, today: call vz_sandbox_start() alone); a
+ *         set-up failure as vz_sandbox_start() reports it (the sandbox is then
+ *         failed, as after a failed start).
+ * @note Must not run concurrently with any other call on @p sb.
+ */
+VZ_API int vz_sandbox_prepare(vz_sandbox *sb);
 
 /**
  * @brief Wait for the sandbox to end and get its result.

@@ -29,8 +29,12 @@ struct vz_backend_ops {
 	 * the workload to the device allow-list. */
 	unsigned cgroup_flags;
 	/* Plan and clone the supervised child (see proc.h). Return once the workload has
-	 * been executed or set-up failed; on failure nothing of the attempt remains. */
+	 * been executed or set-up failed; on failure nothing of the attempt remains. With
+	 * sb->prepare, return once the child is set up and waits (vz_proc_wait_go);
+	 * vz_proc_go() then runs the workload. */
 	int (*start)(struct vz_sandbox *sb);
+	/* The backend's start honours sb->prepare (vz_sandbox_prepare). */
+	bool can_prepare;
 	/* The child's exit report (VZ_IPC_EXIT on the status channel) comes only once no
 	 * process of the sandbox can act any more: vz_sandbox_wait() may take the result
 	 * from it and leave the reaping (and the kernel's teardown) to vz_sandbox_free(). */

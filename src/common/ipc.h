@@ -14,6 +14,8 @@ enum vz_ipc_type {
 	VZ_IPC_ERROR = 2, /* set-up failed: code, os_errno, text */
 	VZ_IPC_EXIT = 3,  /* the workload ended: value1 = vz_reason, value2 = code or signal */
 	VZ_IPC_READY = 4, /* the workload runs (for children that do not exec, e.g. a VMM) */
+	VZ_IPC_PREPARED = 5, /* sync pipe: set up, waiting for VZ_IPC_GO (vz_sandbox_prepare) */
+	VZ_IPC_GO = 6,	     /* status socket, parent -> child: run it; t_ns = deadline or 0 */
 };
 
 struct vz_ipc_msg {

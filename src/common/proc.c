@@ -87,6 +87,8 @@ static int read_sync(int fd, struct vz_sandbox *sb, int pidfd)
 			break;
 		case VZ_IPC_READY:
 			return VZ_OK;
+		case VZ_IPC_PREPARED:
+			return 1;
 		case VZ_IPC_ERROR:
 			if (m.os_errno)
 				return vz_err_set(m.code < 0 ? m.code : VZ_ECHILD, m.os_errno, "%s: %s",
@@ -111,6 +113,7 @@ void vz_proc_reap_forced(struct vz_proc *p)
 	}
 	vz_close(&p->pidfd);
 	vz_close(&p->status_fd);
+	vz_close(&p->sync_fd);
 	p->pid = 0;
 }
 
@@ -138,7 +141,7 @@ int vz_proc_spawn(struct vz_proc *p, struct vz_sandbox *sb, uint64_t flags,
 	struct clone_args ca = { 0 };
 	pid_t pid;
 
-	*p = (struct vz_proc){ .pid = 0, .pidfd = -1, .status_fd = -1 };
+	*p = (struct vz_proc){ .pid = 0, .pidfd = -1, .status_fd = -1, .sync_fd = -1 };
 	if (high_pipe(sync) < 0 || high_socketpair(status) < 0) {
 		rc = vz_err_sys(VZ_ERROR, "start: create sandbox channels");
 		goto out;
@@ -171,7 +174,10 @@ int vz_proc_spawn(struct vz_proc *p, struct vz_sandbox *sb, uint64_t flags,
 	if (sb)
 		pthread_mutex_unlock(&sb->lock);
 	rc = read_sync(sync[0], sb, pidfd);
-	if (rc) {
+	if (rc == 1) { /* prepared: the rest of the pipe is vz_proc_go()'s */
+		p->sync_fd = vz_steal_fd(&sync[0]);
+		rc = VZ_OK;
+	} else if (rc) {
 		if (sb)
 			pthread_mutex_lock(&sb->lock);
 		vz_proc_reap_forced(p);
@@ -184,4 +190,40 @@ out:
 	vz_close(&status[0]);
 	vz_close(&status[1]);
 	return rc;
+}
+
+int vz_proc_go(struct vz_proc *p, struct vz_sandbox *sb, uint64_t deadline_ns)
+{
+	struct vz_ipc_msg go = { .type = VZ_IPC_GO, .t_ns = deadline_ns };
+	int rc;
+
+	if (send(p->status_fd, &go, sizeof(go), MSG_NOSIGNAL) != (ssize_t)sizeof(go))
+		rc = vz_err_sys(VZ_ECHILD, "start: the prepared sandbox's init is gone");
+	else
+		rc = read_sync(p->sync_fd, sb, p->pidfd);
+	vz_close(&p->sync_fd);
+	if (rc) {
+		if (rc == 1)
+			rc = vz_err_set(VZ_ECHILD, 0, "sandbox child sent a second prepared message");
+		if (sb)
+			pthread_mutex_lock(&sb->lock);
+		vz_proc_reap_forced(p);
+		if (sb)
+			pthread_mutex_unlock(&sb->lock);
+	}
+	return rc;
+}
+
+int64_t vz_proc_wait_go(const struct vz_child_chan *ch)
+{
+	struct vz_ipc_msg m = { .type = VZ_IPC_PREPARED };
+	ssize_t n;
+
+	vz_ipc_send(ch->sync_fd, &m);
+	do
+		n = recv(ch->status_fd, &m, sizeof(m), 0);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(m) || m.type != VZ_IPC_GO || m.t_ns > INT64_MAX)
+		return -1;
+	return (int64_t)m.t_ns;
 }

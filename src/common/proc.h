@@ -19,6 +19,7 @@ struct vz_proc {
 	pid_t pid;
 	int pidfd;
 	int status_fd; /* parent end of the status socket */
+	int sync_fd;   /* read end of the sync pipe while prepared, else -1 */
 };
 
 struct vz_sandbox;
@@ -35,6 +36,17 @@ typedef int (*vz_child_fn)(const struct vz_child_chan *ch, void *arg);
 struct vz_cgroup;
 int vz_proc_spawn(struct vz_proc *p, struct vz_sandbox *sb, uint64_t flags, const struct vz_cgroup *cg,
 		  vz_child_fn fn, void *arg);
+
+/* A prepared child (its @fn sent VZ_IPC_PREPARED, and vz_proc_spawn returned with
+ * p->sync_fd kept): send it VZ_IPC_GO with @deadline_ns and read its sync pipe on
+ * until the workload runs, as vz_proc_spawn does. On failure the child is killed and
+ * reaped, and the error recorded. */
+int vz_proc_go(struct vz_proc *p, struct vz_sandbox *sb, uint64_t deadline_ns);
+
+/* Child side of a prepared start: say so on the sync pipe and block until the parent
+ * sends VZ_IPC_GO. Returns the deadline it carries (0: none), or -1 when the parent
+ * is gone or sent something else. Async-signal-safe. */
+int64_t vz_proc_wait_go(const struct vz_child_chan *ch);
 
 /* Kill (SIGKILL) and reap the child if it still runs; close its fds. */
 void vz_proc_reap_forced(struct vz_proc *p);

@@ -71,7 +71,7 @@ int vz_sandbox_create(vz_sandbox **out, vz_backend backend, const vz_config *cfg
 	if (!sb)
 		return VZ_ENOMEM;
 	sb->ops = ops;
-	sb->proc = (struct vz_proc){ .pid = 0, .pidfd = -1, .status_fd = -1 };
+	sb->proc = (struct vz_proc){ .pid = 0, .pidfd = -1, .status_fd = -1, .sync_fd = -1 };
 	for (int i = 0; i < 3; i++)
 		sb->child_stdio[i] = sb->caller_stdio[i] = -1;
 	pthread_mutex_init(&sb->lock, NULL);
@@ -154,34 +154,81 @@ static void fail_start(struct vz_sandbox *sb)
 	sb->cgroup = NULL;
 	sb->state = VZ_SB_FAILED;
 	sb->result.reason = VZ_REASON_SETUP_FAILED;
-	sb->result.wall_ns = vz_now_ns() - sb->t_start_ns;
+	sb->result.wall_ns = vz_now_ns() - sb->t_run_ns;
 	vz_err_copy_message(sb->result.message, sizeof(sb->result.message));
 }
 
-int vz_sandbox_start(vz_sandbox *sb)
+/* Everything of a start up to the workload (all of it unless sb->prepare). */
+static int set_up(struct vz_sandbox *sb, const char *fn)
 {
 	int64_t cg_limits[VZ_LIMIT_MAX_KIND];
 	int rc;
 
-	CHECK_SB(sb, "vz_sandbox_start");
-	if (sb->state != VZ_SB_CREATED)
-		return vz_err_set(VZ_ESTATE, 0, "vz_sandbox_start: sandbox already started");
-	sb->state = VZ_SB_RUNNING;
-	sb->t_start_ns = vz_now_ns();
-	if (sb->limits[VZ_LIMIT_WALL_TIME])
-		sb->deadline_ns = sb->t_start_ns + (uint64_t)sb->limits[VZ_LIMIT_WALL_TIME] * 1000000ull;
+	sb->t_start_ns = sb->t_run_ns = vz_now_ns();
+	if (sb->limits[VZ_LIMIT_WALL_TIME] && !sb->prepare)
+		sb->deadline_ns = sb->t_run_ns + (uint64_t)sb->limits[VZ_LIMIT_WALL_TIME] * 1000000ull;
 	memcpy(cg_limits, sb->limits, sizeof(cg_limits));
 	if (sb->ops->cgroup_limits)
 		sb->ops->cgroup_limits(sb, cg_limits);
 	if ((rc = plan_stdio(sb)) ||
 	    (rc = vz_cgroup_create(&sb->cgroup, cg_limits, sb->ops->cgroup_flags)) ||
 	    (rc = sb->ops->start(sb))) {
-		vz_err_wrap("start %s sandbox", sb->ops->name);
+		vz_err_wrap("%s %s sandbox", fn, sb->ops->name);
 		fail_start(sb);
 		return rc;
 	}
-	sb->t_exec_ns = vz_now_ns();
 	close_child_stdio(sb);
+	return VZ_OK;
+}
+
+int vz_sandbox_prepare(vz_sandbox *sb)
+{
+	int rc;
+
+	CHECK_SB(sb, "vz_sandbox_prepare");
+	if (sb->state != VZ_SB_CREATED)
+		return vz_err_set(VZ_ESTATE, 0, "vz_sandbox_prepare: sandbox already %s",
+				  sb->state == VZ_SB_PREPARED ? "prepared" : "started");
+	if (!sb->ops->can_prepare)
+		return vz_err_set(VZ_ENOTSUP, 0, "vz_sandbox_prepare: the %s backend cannot prepare "
+				  "a sandbox ahead of its start; call vz_sandbox_start() alone",
+				  sb->ops->name);
+	sb->prepare = true;
+	sb->state = VZ_SB_RUNNING; /* as start: a failure leaves it FAILED */
+	if ((rc = set_up(sb, "prepare")))
+		return rc;
+	sb->state = VZ_SB_PREPARED;
+	return VZ_OK;
+}
+
+int vz_sandbox_start(vz_sandbox *sb)
+{
+	int rc;
+
+	CHECK_SB(sb, "vz_sandbox_start");
+	if (sb->state == VZ_SB_PREPARED) {
+		/* Only the last step: the child waits for it. The time it waited is a phase of
+		 * its own; wall time and the deadline run from here. */
+		sb->t_run_ns = vz_now_ns();
+		vz_sandbox_add_phase(sb, "prepared", sb->t_run_ns);
+		if (sb->limits[VZ_LIMIT_WALL_TIME])
+			sb->deadline_ns =
+				sb->t_run_ns + (uint64_t)sb->limits[VZ_LIMIT_WALL_TIME] * 1000000ull;
+		sb->state = VZ_SB_RUNNING;
+		if ((rc = vz_proc_go(&sb->proc, sb, sb->deadline_ns))) {
+			vz_err_wrap("start %s sandbox", sb->ops->name);
+			fail_start(sb);
+			return rc;
+		}
+		sb->t_exec_ns = vz_now_ns();
+		return VZ_OK;
+	}
+	if (sb->state != VZ_SB_CREATED)
+		return vz_err_set(VZ_ESTATE, 0, "vz_sandbox_start: sandbox already started");
+	sb->state = VZ_SB_RUNNING;
+	if ((rc = set_up(sb, "start")))
+		return rc;
+	sb->t_exec_ns = vz_now_ns();
 	return VZ_OK;
 }
 
@@ -267,7 +314,7 @@ static void reap_locked(struct vz_sandbox *sb)
 	sb->cgroup = NULL;
 	vz_close(&sb->proc.status_fd);
 	sb->proc.pid = 0;
-	r->wall_ns = t_end - sb->t_start_ns;
+	r->wall_ns = t_end - sb->t_run_ns;
 	/* The rusage counts the child and the descendants it reaped; the cgroup counts every
 	 * process of the sandbox, also those killed with it and never reaped inside. */
 	user = (uint64_t)ru.ru_utime.tv_sec * 1000000000ull + (uint64_t)ru.ru_utime.tv_usec * 1000;
@@ -297,7 +344,7 @@ static void end_by_report_locked(struct vz_sandbox *sb, const struct vz_ipc_msg 
 
 	vz_cgroup_stats(sb->cgroup, &cu);
 	decide_reason(sb, m, &none, cu.oom_kills);
-	r->wall_ns = t_end - sb->t_start_ns;
+	r->wall_ns = t_end - sb->t_run_ns;
 	r->user_cpu_ns = cu.user_cpu_ns;
 	r->system_cpu_ns = cu.system_cpu_ns;
 	r->peak_memory_bytes = cu.peak_memory;
@@ -356,8 +403,9 @@ int vz_sandbox_wait(vz_sandbox *sb, int timeout_ms, vz_result *result)
 	if (result && result->size < offsetof(vz_result, phase_count))
 		return vz_err_set(VZ_EINVAL, 0, "vz_sandbox_wait: result->size %u is too small "
 				  "(set it to sizeof(vz_result))", result->size);
-	if (sb->state == VZ_SB_CREATED)
-		return vz_err_set(VZ_ESTATE, 0, "vz_sandbox_wait: sandbox not started");
+	if (sb->state == VZ_SB_CREATED || sb->state == VZ_SB_PREPARED)
+		return vz_err_set(VZ_ESTATE, 0, "vz_sandbox_wait: sandbox not started%s",
+				  sb->state == VZ_SB_PREPARED ? " (prepared only)" : "");
 	for (;;) {
 		struct pollfd pfd[2] = { { .fd = sb->proc.pidfd, .events = POLLIN },
 					 { .fd = sb->proc.status_fd, .events = POLLIN } };
@@ -417,7 +465,8 @@ int vz_sandbox_kill(vz_sandbox *sb, int sig)
 	pthread_mutex_lock(&sb->lock);
 	if (sb->state != VZ_SB_RUNNING) {
 		rc = vz_err_set(VZ_ESTATE, 0, "vz_sandbox_kill: sandbox is %s",
-				sb->state == VZ_SB_CREATED ? "not started" : "not running");
+				sb->state == VZ_SB_CREATED || sb->state == VZ_SB_PREPARED ? "not started"
+											    : "not running");
 	} else if (sb->proc.pidfd < 0) {
 		rc = vz_err_set(VZ_ESTATE, 0, "vz_sandbox_kill: sandbox is still being set up; "
 				"retry");
@@ -472,7 +521,7 @@ void vz_sandbox_free(vz_sandbox *sb)
 {
 	if (!sb)
 		return;
-	if (sb->state == VZ_SB_RUNNING) {
+	if (sb->state == VZ_SB_RUNNING || sb->state == VZ_SB_PREPARED) {
 		pthread_mutex_lock(&sb->lock);
 		sb->kill_sig = SIGKILL;
 		vz_sys_pidfd_send_signal(sb->proc.pidfd, SIGKILL);
@@ -491,6 +540,7 @@ void vz_sandbox_free(vz_sandbox *sb)
 	}
 	vz_close(&sb->proc.pidfd);
 	vz_close(&sb->proc.status_fd);
+	vz_close(&sb->proc.sync_fd);
 	close_child_stdio(sb);
 	for (int i = 0; i < 3; i++)
 		vz_close(&sb->caller_stdio[i]);

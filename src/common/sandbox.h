@@ -17,6 +17,7 @@
 
 enum vz_sb_state {
 	VZ_SB_CREATED = 0,
+	VZ_SB_PREPARED,	 /* vz_sandbox_prepare(): set up, the workload not yet run */
 	VZ_SB_RUNNING,	 /* started, not yet reaped */
 	VZ_SB_ENDED,	 /* result final (reaped, or see unreaped) */
 	VZ_SB_FAILED,	 /* start failed; result says setup failed */
@@ -38,7 +39,9 @@ struct vz_sandbox {
 
 	struct vz_cgroup *cgroup; /* NULL when the host or caller gives none */
 	struct vz_proc proc;
-	uint64_t t_start_ns;	  /* vz_sandbox_start() entered */
+	uint64_t t_start_ns;	  /* set-up began (prepare or start): the phases' origin */
+	uint64_t t_run_ns;	  /* vz_sandbox_start() entered: wall time and deadline */
+	bool prepare;		  /* the backend's start stops before the workload */
 	uint64_t t_exec_ns;	  /* the workload was executed */
 	uint64_t deadline_ns;	  /* wall-time limit, or 0 */
 

@@ -174,4 +174,6 @@ const struct vz_backend_ops vz_container_backend = {
 	.cgroup_flags = VZ_CG_DEVICES,
 	/* init.c kills and reaps the namespace before it reports. */
 	.final_report = true,
+	/* init.c waits for VZ_IPC_GO before it forks the workload. */
+	.can_prepare = true,
 };

@@ -59,7 +59,7 @@ __attribute__((noreturn)) static void finish(const struct vz_child_chan *ch, int
 	_exit(reason == VZ_REASON_EXITED ? value : 128 + value);
 }
 
-__attribute__((noreturn)) static void supervise(const struct vz_ctr_plan *plan,
+__attribute__((noreturn)) static void supervise(uint64_t deadline_ns,
 						const struct vz_child_chan *ch, int sigfd,
 						struct init_state *st)
 {
@@ -67,7 +67,7 @@ __attribute__((noreturn)) static void supervise(const struct vz_ctr_plan *plan,
 				 { .fd = ch->status_fd, .events = POLLIN } };
 	for (;;) {
 		struct signalfd_siginfo si;
-		int n = poll(pfd, 2, poll_timeout(plan->deadline_ns));
+		int n = poll(pfd, 2, poll_timeout(deadline_ns));
 
 		if (n < 0 && errno != EINTR)
 			finish(ch, VZ_REASON_CRASHED, SIGABRT);
@@ -114,7 +114,7 @@ static void close_others(int a, int b)
 
 void vz_ctr_init(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch)
 {
-	uint64_t all = ~0ull;
+	uint64_t all = ~0ull, deadline_ns = plan->deadline_ns;
 	struct init_state st = { 0 };
 	sigset_t set;
 	int sigfd;
@@ -139,6 +139,14 @@ void vz_ctr_init(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch)
 		vz_ctr_fail(ch, "init: signalfd", "");
 		_exit(127);
 	}
+	/* Prepared (vz_sandbox_prepare): everything is set up; the workload runs when the
+	 * parent says so, and its wall time counts from then. */
+	if (plan->prepare) {
+		int64_t d = vz_proc_wait_go(ch);
+		if (d < 0)
+			_exit(127); /* the parent is gone, or freed the sandbox unstarted */
+		deadline_ns = (uint64_t)d;
+	}
 	st.workload = vz_sys_fork();
 	if (st.workload < 0) {
 		vz_ctr_fail(ch, "init: fork workload", "");
@@ -153,5 +161,5 @@ void vz_ctr_init(const struct vz_ctr_plan *plan, const struct vz_child_chan *ch)
 	close_others(sigfd, ch->status_fd);
 	/* Not ptrace-able or dumpable by the workload, even if it runs as root. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	supervise(plan, ch, sigfd, &st);
+	supervise(deadline_ns, ch, sigfd, &st);
 }

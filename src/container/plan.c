@@ -38,7 +38,7 @@ int vz_ctr_plan_build(struct vz_ctr_plan *plan, struct vz_sandbox *sb)
 
 	*plan = (struct vz_ctr_plan){ .cfg = cfg, .exe = sb->exe, .rootfd = -1,
 				      .stdio = sb->child_stdio,
-				      .deadline_ns = sb->deadline_ns,
+				      .deadline_ns = sb->deadline_ns, .prepare = sb->prepare,
 				      .nofile = sb->limits[VZ_LIMIT_OPEN_FILES] };
 	plan->userns = cfg->userns == VZ_USERNS_ON || (cfg->userns == VZ_USERNS_AUTO && !root);
 	plan->mask_proc = !plan->userns;

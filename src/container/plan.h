@@ -31,6 +31,7 @@ struct vz_ctr_plan {
 	char uid_map[48], gid_map[48];
 	const int *stdio;	 /* fds to install as 0-2, -1 = keep the caller's */
 	uint64_t deadline_ns;	 /* wall-time limit enforced by init, or 0 */
+	bool prepare;		 /* init waits for VZ_IPC_GO (and its deadline) first */
 	int64_t nofile;		 /* RLIMIT_NOFILE, or 0 */
 };
 

@@ -73,6 +73,24 @@ def test_start_twice(backend: str) -> None:
         assert sb.wait().ok
 
 
+def test_prepare_then_start(backend: str, slow: float) -> None:
+    with vz.Sandbox(["sh", "-c", "echo ready; exit 4"], backend=backend,
+                    stdout=vz.PIPE) as sb:
+        try:
+            sb.prepare()
+        except vz.NotSupportedError:
+            assert backend == "vm"
+            return
+        with pytest.raises(vz.StateError):
+            sb.prepare()
+        with pytest.raises(vz.StateError):
+            sb.kill()
+        out, _ = sb.start().communicate(timeout=30 * slow)
+        r = sb.wait(30 * slow)
+    assert out == b"ready\n" and r.exit_code == 4
+    assert "prepared" in r.phases
+
+
 def test_raw_and_keyword_limits(backend: str, cgroups: None) -> None:
     with vz.Sandbox(["sh", "-c", "ulimit -n"], backend=backend, stdout=vz.PIPE) as sb:
         sb.limit(vz.Limit.MEMORY, 256 << 20).limit("open_files", 50).limit(pids=32, cpus="1")

@@ -361,6 +361,7 @@ vz_sandbox_create = _proto("vz_sandbox_create", c_int,
                            [("out", POINTER(c_void_p)), ("backend", c_int), _CFG], True)
 vz_sandbox_limit = _proto("vz_sandbox_limit", c_int,
                           [_SB, ("kind", c_int), ("value", c_int64)], True)
+vz_sandbox_prepare = _proto("vz_sandbox_prepare", c_int, [_SB], True)
 vz_sandbox_start = _proto("vz_sandbox_start", c_int, [_SB], True)
 vz_sandbox_wait = _proto("vz_sandbox_wait", c_int,
                          [_SB, ("timeout_ms", c_int), ("result", POINTER(vz_result))], True)

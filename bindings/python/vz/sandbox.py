@@ -599,6 +599,21 @@ class Sandbox:
                 ll.vz_sandbox_limit(h, int(k), v)
         return self
 
+    def prepare(self) -> "Sandbox":
+        """Set the sandbox up ahead of time: all that :meth:`start` does but run the
+        program, so that a later :meth:`start` is only the last step (for a server that
+        keeps some ready). Optional; set limits first. The wall-time limit counts from
+        :meth:`start`.
+
+        Raises:
+            NotSupportedError: the backend cannot (the VM backend, today).
+            SetupError: set-up failed inside the sandbox.
+            StateError: already prepared or started.
+        """
+        with self._use() as h:
+            ll.vz_sandbox_prepare(h)
+        return self
+
     def start(self) -> "Sandbox":
         """Start the program; returns once it runs (never waits for it to end).
 
