@@ -1155,7 +1155,16 @@ void modes_setup(struct bench *b)
 		ADD("libvz-vm", CLASS_VM, vz_setup, VZ_BACKEND_VM, b->rootfs);
 		m->libvz = true;
 	}
-	/* after libvz-vm, which stays the VM peers' pair */
+	/* after libvz-vm, which stays the VM peers' pair: the same VM booted ahead */
+	if (b->o.vm) {
+		ADD("libvz-vm-prepared", CLASS_VM, vz_setup, VZ_BACKEND_VM, b->rootfs);
+		m->libvz = true;
+		m->prepared = true;
+		m->ops.prep = vz_prep;
+		msg(m->about + strlen(m->about), sizeof(m->about) - strlen(m->about),
+		    "; booted ahead (vz_sandbox_prepare, not timed): timed from "
+		    "vz_sandbox_start to the end of vz_sandbox_free");
+	}
 	if (b->o.vm && b->o.alt_name) {
 		ADD(b->alt_mode, CLASS_VM, vz_setup, VZ_BACKEND_VM, b->alt_rootfs);
 		m->libvz = true;

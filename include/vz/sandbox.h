@@ -185,7 +185,9 @@ VZ_API int vz_sandbox_start(vz_sandbox *sb);
  * Optional. A server that starts many sandboxes of one configuration keeps some
  * prepared, so that vz_sandbox_start() is only the last step: the sandbox's processes,
  * namespaces, root file system, cgroup with its limits, and stdio pipes are made here,
- * and the supervisor waits; vz_sandbox_start() then only has it run the program. The
+ * and the supervisor waits; vz_sandbox_start() then only has it run the program. For a
+ * VM, the guest kernel boots here and libvz's guest init waits for its job (the VM
+ * holds its memory meanwhile); start sends the job. The
  * wall-time limit counts from vz_sandbox_start(). Limits must be set before this call;
  * the stdio descriptors (vz_sandbox_stdio_fd()) are available after it. A prepared
  * sandbox that is freed unstarted leaves nothing behind. A prepared sandbox holds a
@@ -194,9 +196,8 @@ VZ_API int vz_sandbox_start(vz_sandbox *sb);
  *
  * @param[in] sb The sandbox, created and not yet started.
  * @return ::VZ_OK; ::VZ_ESTATE if already prepared or started; ::VZ_ENOTSUP if the
- *         backend cannot (the VM backend, today: call vz_sandbox_start() alone); a
- *         set-up failure as vz_sandbox_start() reports it (the sandbox is then
- *         failed, as after a failed start).
+ *         backend cannot; a set-up failure as vz_sandbox_start() reports it (the
+ *         sandbox is then failed, as after a failed start).
  * @note Must not run concurrently with any other call on @p sb.
  */
 VZ_API int vz_sandbox_prepare(vz_sandbox *sb);

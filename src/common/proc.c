@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -197,10 +198,12 @@ int vz_proc_go(struct vz_proc *p, struct vz_sandbox *sb, uint64_t deadline_ns)
 	struct vz_ipc_msg go = { .type = VZ_IPC_GO, .t_ns = deadline_ns };
 	int rc;
 
-	if (send(p->status_fd, &go, sizeof(go), MSG_NOSIGNAL) != (ssize_t)sizeof(go))
-		rc = vz_err_sys(VZ_ECHILD, "start: the prepared sandbox's init is gone");
-	else
-		rc = read_sync(p->sync_fd, sb, p->pidfd);
+	bool sent = send(p->status_fd, &go, sizeof(go), MSG_NOSIGNAL) == (ssize_t)sizeof(go);
+
+	/* Read on even if the child is gone: what it said before it went is there. */
+	rc = read_sync(p->sync_fd, sb, p->pidfd);
+	if (rc == VZ_OK && !sent)
+		rc = vz_err_set(VZ_ECHILD, 0, "start: the prepared sandbox's supervisor is gone");
 	vz_close(&p->sync_fd);
 	if (rc) {
 		if (rc == 1)

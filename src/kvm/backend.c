@@ -473,6 +473,7 @@ static int kvm_start(struct vz_sandbox *sb)
 
 	plan->kimg = &priv->kimg;
 	plan->host = priv->host;
+	plan->prepare = sb->prepare;
 	plan->ram_size = sb->limits[VZ_LIMIT_MEMORY] ? (uint64_t)sb->limits[VZ_LIMIT_MEMORY]
 			 : plan->host == VZ_KVM_HOST_PVM ? VZ_VM_DEFAULT_RAM_PVM
 							 : VZ_VM_DEFAULT_RAM;
@@ -546,5 +547,7 @@ const struct vz_backend_ops vz_kvm_backend = {
 	.validate = kvm_validate,
 	.cgroup_limits = kvm_cgroup_limits,
 	.start = kvm_start,
+	/* The VMM boots the guest, then holds the job until the host's go. */
+	.can_prepare = true,
 	.destroy = kvm_destroy,
 };

@@ -40,6 +40,7 @@ struct vz_vmm {
 	char console_ring[VZ_UART_RING];
 	int sync_fd, status_fd;
 	volatile int ready;  /* the workload runs; sync_fd is closed */
+	int awaiting_go;     /* prepared: booted, the job held until the host's VZ_IPC_GO */
 	volatile int ending; /* first ender wins */
 };
 
@@ -227,6 +228,12 @@ static void on_msg(struct vz_console *con, uint32_t type, const uint8_t *b, uint
 	switch (type) {
 	case VZ_MSG_BOOTED:
 		send_phase(v, "boot");
+		if (v->plan->prepare && !v->awaiting_go && !v->con.job) {
+			/* Prepared: booted; the host says when (main_loop reads its go). */
+			struct vz_ipc_msg prepared = { .type = VZ_IPC_PREPARED };
+			vz_ipc_send(v->sync_fd, &prepared);
+			v->awaiting_go = 1;
+		}
 		break;
 	case VZ_MSG_EXEC:
 		if (v->ready)
@@ -510,7 +517,8 @@ static int create_devices(struct vz_vmm *v)
 		const struct vz_devslot *slot = &p->devtab.slot[i];
 		switch (slot->type) {
 		case VZ_DEV_CONSOLE:
-			vz_console_init(&v->con, &vm->mem, fds, p->job, p->job_len, on_msg, v);
+			vz_console_init(&v->con, &vm->mem, fds, p->prepare ? NULL : p->job,
+					p->prepare ? 0 : p->job_len, on_msg, v);
 			if ((r = vz_devmgr_attach(vm, slot, &v->con.vdev, &v->con.run)) < 0)
 				return fail(v, r, "set up virtio-console");
 			if ((r = vz_console_start(&v->con)) < 0)
@@ -540,7 +548,8 @@ static void main_loop(struct vz_vmm *v, int sig_fd)
 	for (;;) {
 		int ready = __atomic_load_n(&v->ready, __ATOMIC_ACQUIRE);
 		struct pollfd pf[2 + VZ_CONSOLE_POLLFDS] = {
-			{ .fd = v->status_fd, .events = 0 }, /* POLLHUP: the host process is gone */
+			/* POLLHUP: the host process is gone; POLLIN: a prepared VM's go */
+			{ .fd = v->status_fd, .events = v->awaiting_go ? POLLIN : 0 },
 			{ .fd = sig_fd, .events = POLLIN },
 		};
 		int n;
@@ -553,6 +562,14 @@ static void main_loop(struct vz_vmm *v, int sig_fd)
 		n = vz_console_pollfds(&v->con, pf + 2);
 		if (poll(pf, (nfds_t)(2 + n), -1) < 0)
 			continue;
+		if (v->awaiting_go && (pf[0].revents & POLLIN)) {
+			struct vz_ipc_msg go;
+			if (vz_r_read(v->status_fd, &go, sizeof(go)) != sizeof(go) ||
+			    go.type != VZ_IPC_GO)
+				vz_r_exit_group(125); /* freed unstarted, or not libvz */
+			v->awaiting_go = 0;
+			vz_console_set_job(&v->con, v->plan->job, v->plan->job_len);
+		}
 		if (pf[0].revents & (POLLHUP | POLLERR))
 			vz_r_exit_group(125);
 		if (pf[1].revents & POLLIN) {

@@ -21,6 +21,7 @@ struct vz_kvm_plan {
 	struct vz_devtab devtab; /* the virtio devices; their cmdline words are in cmdline */
 	const uint8_t *job;	 /* the job message (guest/abi.h), sent on the control port */
 	uint32_t job_len;
+	bool prepare; /* vz_sandbox_prepare: boot, then hold the job until VZ_IPC_GO */
 	/* The virtio-fs shares: "root" (the rootfs, read-only), "upper" (the persistent
 	 * layer, if any), "b0".. (the binds); each an O_PATH descriptor the host opened. */
 	struct vz_fuse_share shares[VZ_FUSE_MAX_SHARES];

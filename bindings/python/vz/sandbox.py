@@ -605,9 +605,10 @@ class Sandbox:
         keeps some ready). Optional; set limits first. The wall-time limit counts from
         :meth:`start`.
 
+        For a VM the guest boots here and waits for its job.
+
         Raises:
-            NotSupportedError: the backend cannot (the VM backend, today).
-            SetupError: set-up failed inside the sandbox.
+            SetupError: set-up failed inside the sandbox (or the guest's boot).
             StateError: already prepared or started.
         """
         with self._use() as h:

@@ -502,6 +502,19 @@ void vz_console_signal(struct vz_console *c, int signo)
 	vz_spin_unlock(&c->vdev.lock);
 }
 
+void vz_console_set_job(struct vz_console *c, const uint8_t *job, uint32_t job_len)
+{
+	vz_spin_lock(&c->vdev.lock);
+	if (!c->job) {
+		c->job = job;
+		c->job_len = job_len;
+		c->job_off = 0;
+		if (vz_virtio_running(&c->vdev))
+			control_out(c);
+	}
+	vz_spin_unlock(&c->vdev.lock);
+}
+
 void vz_console_drain(struct vz_console *c)
 {
 	struct vz_virtio_dev *d = &c->vdev;

@@ -67,7 +67,7 @@ struct vz_console {
 
 /* Set up the device over guest memory @mem. @fds are the host ends of stdin, stdout and
  * stderr (-1: none); @job is sent once the guest opens the control port (it must stay
- * valid). @on_msg receives the guest's control messages. */
+ * valid; NULL: later, through vz_console_set_job). @on_msg receives the guest's control messages. */
 void vz_console_init(struct vz_console *c, const struct vz_gmem *mem, const int fds[3],
 		     const uint8_t *job, uint32_t job_len, vz_console_msg_fn on_msg, void *owner);
 /* Start the output threads (after vz_devmgr_attach). Returns 0 or -errno. */
@@ -76,6 +76,8 @@ int vz_console_start(struct vz_console *c);
 int vz_console_pollfds(struct vz_console *c, struct pollfd *pf);
 /* Serve what the poll found (the same entries, after poll). */
 void vz_console_handle(struct vz_console *c, const struct pollfd *pf, int n);
+/* A console set up with no job (a prepared VM): send @job now (main thread). Once. */
+void vz_console_set_job(struct vz_console *c, const uint8_t *job, uint32_t job_len);
 /* Queue a signal for the workload (main thread). */
 void vz_console_signal(struct vz_console *c, int signo);
 /* Wait until the guest's output buffers queued so far have reached the host. */
