@@ -885,7 +885,7 @@ static void watch_growth(void *arg)
  * arrives before the sandbox's teardown is complete. */
 static void t_nothing_runs_after_result(void)
 {
-	char dir[] = "/tmp/vz-bgtest-XXXXXX";
+	char dir[] = "/tmp/vz-conf-bg-XXXXXX";
 	struct growth g;
 	struct opts o = { .uid = -1, .bind_dst = "/out", .after_wait = watch_growth,
 			  .after_wait_arg = &g };
@@ -1017,7 +1017,7 @@ static void t_prepare(void)
 
 	/* Freed unstarted: nothing left; the program never ran. */
 	if (geteuid() == 0) {
-		char dir[] = "/tmp/vz-preptest-XXXXXX", script[128];
+		char dir[] = "/tmp/vz-conf-prep-XXXXXX", script[128];
 		struct stat st;
 		if (CHECK(mkdtemp(dir) != NULL)) {
 			vz_config *cfg;

@@ -118,6 +118,16 @@ void vz_proc_reap_forced(struct vz_proc *p)
 	p->pid = 0;
 }
 
+/* vz_proc_reap_forced under the sandbox's lock: vz_sandbox_kill() may be racing. */
+static void reap_forced(struct vz_proc *p, struct vz_sandbox *sb)
+{
+	if (sb)
+		pthread_mutex_lock(&sb->lock);
+	vz_proc_reap_forced(p);
+	if (sb)
+		pthread_mutex_unlock(&sb->lock);
+}
+
 static int child_main(int sync_w, int status_c, const struct vz_cgroup *cg, vz_child_fn fn,
 		      void *arg)
 {
@@ -179,11 +189,7 @@ int vz_proc_spawn(struct vz_proc *p, struct vz_sandbox *sb, uint64_t flags,
 		p->sync_fd = vz_steal_fd(&sync[0]);
 		rc = VZ_OK;
 	} else if (rc) {
-		if (sb)
-			pthread_mutex_lock(&sb->lock);
-		vz_proc_reap_forced(p);
-		if (sb)
-			pthread_mutex_unlock(&sb->lock);
+		reap_forced(p, sb);
 	}
 out:
 	vz_close(&sync[0]);
@@ -208,11 +214,7 @@ int vz_proc_go(struct vz_proc *p, struct vz_sandbox *sb, uint64_t deadline_ns)
 	if (rc) {
 		if (rc == 1)
 			rc = vz_err_set(VZ_ECHILD, 0, "sandbox child sent a second prepared message");
-		if (sb)
-			pthread_mutex_lock(&sb->lock);
-		vz_proc_reap_forced(p);
-		if (sb)
-			pthread_mutex_unlock(&sb->lock);
+		reap_forced(p, sb);
 	}
 	return rc;
 }

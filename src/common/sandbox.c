@@ -158,6 +158,14 @@ static void fail_start(struct vz_sandbox *sb)
 	vz_err_copy_message(sb->result.message, sizeof(sb->result.message));
 }
 
+/* The program's run begins at @t: wall time and the wall-time deadline count from it. */
+static void run_from(struct vz_sandbox *sb, uint64_t t)
+{
+	sb->t_run_ns = t;
+	if (sb->limits[VZ_LIMIT_WALL_TIME])
+		sb->deadline_ns = t + (uint64_t)sb->limits[VZ_LIMIT_WALL_TIME] * 1000000ull;
+}
+
 /* Everything of a start up to the workload (all of it unless sb->prepare). */
 static int set_up(struct vz_sandbox *sb, const char *fn)
 {
@@ -165,8 +173,8 @@ static int set_up(struct vz_sandbox *sb, const char *fn)
 	int rc;
 
 	sb->t_start_ns = sb->t_run_ns = vz_now_ns();
-	if (sb->limits[VZ_LIMIT_WALL_TIME] && !sb->prepare)
-		sb->deadline_ns = sb->t_run_ns + (uint64_t)sb->limits[VZ_LIMIT_WALL_TIME] * 1000000ull;
+	if (!sb->prepare)
+		run_from(sb, sb->t_start_ns);
 	memcpy(cg_limits, sb->limits, sizeof(cg_limits));
 	if (sb->ops->cgroup_limits)
 		sb->ops->cgroup_limits(sb, cg_limits);
@@ -209,11 +217,8 @@ int vz_sandbox_start(vz_sandbox *sb)
 	if (sb->state == VZ_SB_PREPARED) {
 		/* Only the last step: the child waits for it. The time it waited is a phase of
 		 * its own; wall time and the deadline run from here. */
-		sb->t_run_ns = vz_now_ns();
+		run_from(sb, vz_now_ns());
 		vz_sandbox_add_phase(sb, "prepared", sb->t_run_ns);
-		if (sb->limits[VZ_LIMIT_WALL_TIME])
-			sb->deadline_ns =
-				sb->t_run_ns + (uint64_t)sb->limits[VZ_LIMIT_WALL_TIME] * 1000000ull;
 		sb->state = VZ_SB_RUNNING;
 		if ((rc = vz_proc_go(&sb->proc, sb, sb->deadline_ns))) {
 			vz_err_wrap("start %s sandbox", sb->ops->name);
@@ -278,16 +283,47 @@ static void decide_reason(struct vz_sandbox *sb, const struct vz_ipc_msg *m, con
 	r->reason = reason;
 }
 
+/* The child's final report: 0 it is there, 1 nothing yet, -1 the channel closed or
+ * something else came. */
 static int recv_exit(int fd, struct vz_ipc_msg *m)
 {
 	ssize_t n;
 	do
 		n = recv(fd, m, sizeof(*m), MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return 1;
 	if (n != (ssize_t)sizeof(*m) || m->type != VZ_IPC_EXIT)
 		return -1;
 	m->text[sizeof(m->text) - 1] = '\0';
 	return 0;
+}
+
+/* The end, seen at @t_end: the result from the child's report @m (else its wait status
+ * @si), the cgroup's counters and, for a reaped child, its rusage @ru (else NULL). The
+ * rusage counts the child and the descendants it reaped; the cgroup counts every
+ * process of the sandbox, also those killed with it and never reaped inside. */
+static void fill_result(struct vz_sandbox *sb, const struct vz_ipc_msg *m, const siginfo_t *si,
+			const struct rusage *ru, uint64_t t_end)
+{
+	struct vz_cgroup_usage cu;
+	uint64_t user = 0, sys = 0, rss = 0;
+	vz_result *r = &sb->result;
+
+	vz_cgroup_stats(sb->cgroup, &cu);
+	decide_reason(sb, m, si, cu.oom_kills);
+	if (ru) {
+		user = (uint64_t)ru->ru_utime.tv_sec * 1000000000ull +
+		       (uint64_t)ru->ru_utime.tv_usec * 1000;
+		sys = (uint64_t)ru->ru_stime.tv_sec * 1000000000ull +
+		      (uint64_t)ru->ru_stime.tv_usec * 1000;
+		rss = (uint64_t)ru->ru_maxrss * 1024;
+	}
+	r->wall_ns = t_end - sb->t_run_ns;
+	r->user_cpu_ns = cu.user_cpu_ns > user ? cu.user_cpu_ns : user;
+	r->system_cpu_ns = cu.system_cpu_ns > sys ? cu.system_cpu_ns : sys;
+	r->peak_memory_bytes = cu.peak_memory ? cu.peak_memory : rss;
+	vz_sandbox_add_phase(sb, "run", t_end > sb->t_exec_ns ? t_end : sb->t_exec_ns);
 }
 
 /* Called with sb->lock held once the pidfd is readable: reap and build the result. */
@@ -296,79 +332,41 @@ static void reap_locked(struct vz_sandbox *sb)
 	siginfo_t si = { 0 };
 	struct rusage ru = { 0 };
 	struct vz_ipc_msg m;
-	struct vz_cgroup_usage cu;
-	uint64_t t_end, user, sys;
-	vz_result *r = &sb->result;
-	int have_msg;
+	uint64_t t_end;
 
 	while (vz_sys_waitid(P_PIDFD, sb->proc.pidfd, &si, WEXITED | __WALL, &ru) < 0 &&
 	       errno == EINTR)
 		;
 	t_end = vz_now_ns();
-	have_msg = recv_exit(sb->proc.status_fd, &m) == 0;
-	vz_cgroup_stats(sb->cgroup, &cu);
-	decide_reason(sb, have_msg ? &m : NULL, &si, cu.oom_kills);
+	fill_result(sb, recv_exit(sb->proc.status_fd, &m) == 0 ? &m : NULL, &si, &ru, t_end);
 	if (sb->ops->finish)
-		sb->ops->finish(sb, r);
+		sb->ops->finish(sb, &sb->result);
 	vz_cgroup_destroy(sb->cgroup);
 	sb->cgroup = NULL;
 	vz_close(&sb->proc.status_fd);
 	sb->proc.pid = 0;
-	r->wall_ns = t_end - sb->t_run_ns;
-	/* The rusage counts the child and the descendants it reaped; the cgroup counts every
-	 * process of the sandbox, also those killed with it and never reaped inside. */
-	user = (uint64_t)ru.ru_utime.tv_sec * 1000000000ull + (uint64_t)ru.ru_utime.tv_usec * 1000;
-	sys = (uint64_t)ru.ru_stime.tv_sec * 1000000000ull + (uint64_t)ru.ru_stime.tv_usec * 1000;
-	r->user_cpu_ns = cu.user_cpu_ns > user ? cu.user_cpu_ns : user;
-	r->system_cpu_ns = cu.system_cpu_ns > sys ? cu.system_cpu_ns : sys;
-	r->peak_memory_bytes = cu.peak_memory ? cu.peak_memory : (uint64_t)ru.ru_maxrss * 1024;
-	if (r->phase_count < VZ_MAX_PHASES - 1) {
-		uint64_t done = vz_now_ns();
-		vz_sandbox_add_phase(sb, "run", t_end > sb->t_exec_ns ? t_end : sb->t_exec_ns);
-		vz_sandbox_add_phase(sb, "teardown", done);
-	}
+	vz_sandbox_add_phase(sb, "teardown", vz_now_ns());
 	sb->state = VZ_SB_ENDED;
 }
 
-/* The child's final report arrived (a backend with final_report): nothing of the
- * sandbox runs any more, so the result is final now. The child's own exit (the kernel
- * unmounting the sandbox's mounts and freeing its namespaces) and the cgroup's removal
- * are left to vz_sandbox_free(). CPU and memory come from the cgroup, which holds every
- * process the sandbox ever had. */
-static void end_by_report_locked(struct vz_sandbox *sb, const struct vz_ipc_msg *m)
-{
-	struct vz_cgroup_usage cu;
-	siginfo_t none = { 0 };
-	uint64_t t_end = vz_now_ns();
-	vz_result *r = &sb->result;
-
-	vz_cgroup_stats(sb->cgroup, &cu);
-	decide_reason(sb, m, &none, cu.oom_kills);
-	r->wall_ns = t_end - sb->t_run_ns;
-	r->user_cpu_ns = cu.user_cpu_ns;
-	r->system_cpu_ns = cu.system_cpu_ns;
-	r->peak_memory_bytes = cu.peak_memory;
-	if (r->phase_count < VZ_MAX_PHASES)
-		vz_sandbox_add_phase(sb, "run", t_end > sb->t_exec_ns ? t_end : sb->t_exec_ns);
-	sb->unreaped = true;
-	sb->state = VZ_SB_ENDED;
-}
-
-/* The status channel is readable: take the final report if it is one. */
+/* The status channel is readable: take the child's final report if it is one (a
+ * backend with final_report). Nothing of the sandbox runs any more, so the result is
+ * final now; the child's own exit (the kernel unmounting the sandbox's mounts and
+ * freeing its namespaces) and the cgroup's removal are left to vz_sandbox_free(). */
 static void take_report(struct vz_sandbox *sb)
 {
 	struct vz_ipc_msg m;
-	ssize_t n;
+	siginfo_t none = { 0 };
+	int rc;
 
 	pthread_mutex_lock(&sb->lock);
 	if (sb->state == VZ_SB_RUNNING && !sb->report_gone) {
-		do
-			n = recv(sb->proc.status_fd, &m, sizeof(m), MSG_DONTWAIT);
-		while (n < 0 && errno == EINTR);
-		if (n == (ssize_t)sizeof(m) && m.type == VZ_IPC_EXIT) {
-			m.text[sizeof(m.text) - 1] = '\0';
-			end_by_report_locked(sb, &m);
-		} else if (!(n < 0 && errno == EAGAIN)) {
+		rc = recv_exit(sb->proc.status_fd, &m);
+		if (rc == 0) {
+			fill_result(sb, &m, &none, NULL, vz_now_ns());
+			sb->unreaped = true;
+			sb->state = VZ_SB_ENDED;
+		} else if (rc < 0) {
 			/* Closed, or not a report: the child's exit status decides. */
 			sb->report_gone = true;
 		}

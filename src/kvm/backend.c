@@ -158,12 +158,13 @@ static int kvm_probe(char *why, size_t len)
 	return VZ_OK;
 }
 
-/* A module tree's index file, whole. Absent is ENOENT with *buf NULL. */
-static int read_index(const char *dir, const char *name, bool must, char **buf, size_t *len)
+/* A file of the module tree, whole (an index or a module). Absent and not @must: VZ_OK
+ * with *buf NULL. */
+static int read_whole(const char *dir, const char *name, bool must, char **buf, size_t *len)
 {
 	vz_autofree char *path = NULL;
 	struct stat st;
-	size_t got = 0;
+	ssize_t got;
 	int fd;
 
 	*buf = NULL;
@@ -184,16 +185,9 @@ static int read_index(const char *dir, const char *name, bool must, char **buf, 
 		close(fd);
 		return vz_err_oom();
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, *buf + got, (size_t)st.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
+	got = vz_read_full(fd, *buf, (size_t)st.st_size);
 	close(fd);
-	*len = got;
+	*len = got > 0 ? (size_t)got : 0;
 	return VZ_OK;
 }
 
@@ -241,7 +235,7 @@ static int kmods_check_mmio(const struct kvm_priv *p)
 			continue;
 		memcpy(rel, m->path, m->path_len);
 		rel[m->path_len] = '\0';
-		if ((rc = read_index(p->kmod_dir, rel, true, &buf, &len)))
+		if ((rc = read_whole(p->kmod_dir, rel, true, &buf, &len)))
 			return rc;
 		if (!memmem(buf, len, sym, sizeof(sym) - 1))
 			return vz_err_set(VZ_EINVAL, 0,
@@ -266,8 +260,8 @@ static int kmods_resolve(struct kvm_priv *p, const vz_config *cfg)
 
 	if ((rc = kmods_dir(cfg, p->kimg.path, &p->kmod_dir)) || !p->kmod_dir)
 		return rc;
-	if ((rc = read_index(p->kmod_dir, "modules.dep", true, &dep, &dep_len)) ||
-	    (rc = read_index(p->kmod_dir, "modules.builtin", false, &builtin, &builtin_len)))
+	if ((rc = read_whole(p->kmod_dir, "modules.dep", true, &dep, &dep_len)) ||
+	    (rc = read_whole(p->kmod_dir, "modules.builtin", false, &builtin, &builtin_len)))
 		return rc;
 	if (vz_kmods_resolve(dep, dep_len, builtin, builtin_len, &p->kmods, why, sizeof(why)) < 0)
 		return vz_err_set(VZ_EINVAL, 0, "vm: guest kernel %s with modules from %s: %s",

@@ -169,7 +169,7 @@ static int add_module(struct vz_cpio *c, const char *dir, const struct vz_kmod *
 {
 	char path[4096], name[VZ_KMOD_NAME_MAX + 64];
 	struct stat st;
-	size_t got = 0;
+	ssize_t got;
 	int fd, rc, n;
 
 	n = m->path[0] == '/' ? snprintf(path, sizeof(path), "%.*s", (int)m->path_len, m->path)
@@ -188,19 +188,12 @@ static int add_module(struct vz_cpio *c, const char *dir, const struct vz_kmod *
 		close(fd);
 		return rc;
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, c->buf + c->len + got, (size_t)st.st_size - got);
-		if (r <= 0) {
-			if (r < 0 && errno == EINTR)
-				continue;
-			close(fd);
-			return r < 0 ? vz_err_sys(VZ_ERROR, "vm: read %s", path)
-				     : vz_err_set(VZ_ERROR, 0, "vm: %s shrank while read", path);
-		}
-		got += (size_t)r;
-	}
+	got = vz_read_full(fd, c->buf + c->len, (size_t)st.st_size);
 	close(fd);
-	c->len += got;
+	if (got != (ssize_t)st.st_size)
+		return got < 0 ? vz_err_sys(VZ_ERROR, "vm: read %s", path)
+			       : vz_err_set(VZ_ERROR, 0, "vm: %s shrank while read", path);
+	c->len += (size_t)got;
 	pad4(c);
 	return VZ_OK;
 }

@@ -242,13 +242,40 @@ readonly cache_format="modules: ${guest_modules[*]}; stock: ${stock_modules[*]}"
 entry_ok() { [[ -f $1/ok && $(cat "$1/ok" 2>/dev/null) == "$cache_format" ]]; }
 mark_ok() { printf '%s\n' "$cache_format" >"$1/ok"; }
 
+# walk_modules MODDIR VISIT NAME...: the modules NAME... and those they depend on (their
+# modinfo depends=), each once, dependencies first. VISIT NAME FILE DEPS runs for each
+# that is a module file; one built into the kernel (modules.builtin) is skipped. The
+# caller declares `local -A walked=()`, the set already seen.
+walk_modules() {
+	local moddir=$1 visit=$2 m
+	shift 2
+	for m in "$@"; do
+		walk_one "$moddir" "$visit" "$m" || return 1
+	done
+}
+walk_one() {
+	local moddir=$1 visit=$2 m=${3//-/_} f deps d
+	[[ -z ${walked[$m]:-} ]] || return 0
+	walked[$m]=1
+	f=$(find "$moddir" \( -name "$m.ko*" -o -name "${m//_/-}.ko*" \) -print -quit)
+	if [[ -z $f ]]; then
+		grep -q "/${m//_/[_-]}\.ko" "$moddir/modules.builtin" 2>/dev/null && return 0
+		say "module $m not found in the kernel package"
+		return 1
+	fi
+	deps=$(decompress "$f" | tr '\0' '\n' | grep -a -m1 '^depends=' | cut -d= -f2)
+	for d in ${deps//,/ }; do
+		walk_one "$moddir" "$visit" "$d" || return 1
+	done
+	"$visit" "$m" "$f" "${deps//,/ }"
+}
+
 # fill_kernel DIR DEB: unpack DEB and put into DIR the kernel, its PVH image when it has
-# one, and the modules in guest_modules with those they need, in load order (from their
-# modinfo depends=), decompressed (busybox insmod reads plain .ko files).
+# one, and the modules in guest_modules with those they need, in load order,
+# decompressed (busybox insmod reads plain .ko files); and the stock module tree.
 fill_kernel() {
 	local dir=$1 deb=$2 x=$1/x moddir release n=0
-	local -a order=()
-	local -A visited=()
+	local -A walked=()
 	unpack_deb "$deb" "$x" || return 1
 	moddir=$(ls -d "$x"/lib/modules/* "$x"/usr/lib/modules/* 2>/dev/null | head -n 1)
 	[[ -d $moddir ]] || { say "no lib/modules in $deb"; return 1; }
@@ -256,32 +283,11 @@ fill_kernel() {
 	cp "$x/boot/vmlinuz-$release" "$dir/vmlinuz" || return 1
 	extract_vmlinux "$dir/vmlinuz" "$dir/vmlinux" || rm -f "$dir/vmlinux"
 	mkdir -p "$dir/modules"
-	resolve() {
-		local m=${1//-/_} f deps d
-		[[ -z ${visited[$m]:-} ]] || return 0
-		visited[$m]=1
-		f=$(find "$moddir" \( -name "$m.ko*" -o -name "${m//_/-}.ko*" \) -print -quit)
-		if [[ -z $f ]]; then
-			# Built into the kernel: nothing to load.
-			grep -q "/${m//_/[_-]}\.ko" "$moddir/modules.builtin" 2>/dev/null && return 0
-			say "module $m not found in $deb"
-			return 1
-		fi
-		decompress "$f" >"$dir/$m.ko" || return 1
-		deps=$(tr '\0' '\n' <"$dir/$m.ko" | grep -a -m1 '^depends=' | cut -d= -f2)
-		for d in ${deps//,/ }; do
-			resolve "$d" || return 1
-		done
-		order+=("$m")
-	}
-	for m in "${guest_modules[@]}"; do
-		resolve "$m" || return 1
-	done
-	for m in "${order[@]}"; do
+	guest_module() {
 		n=$((n + 1))
-		mv "$dir/$m.ko" "$dir/modules/$(printf %02d "$n")-$m.ko"
-	done
-	rm -f "$dir"/*.ko
+		decompress "$2" >"$dir/modules/$(printf %02d "$n")-$1.ko"
+	}
+	walk_modules "$moddir" guest_module "${guest_modules[@]}" || return 1
 	stock_tree "$dir/stock/lib/modules/$release" "$moddir" || return 1
 	printf '%s\n' "$release" >"$dir/release"
 	rm -rf "$x"
@@ -292,31 +298,20 @@ fill_kernel() {
 # kernel/), modules.builtin, and a modules.dep with their lines.
 stock_tree() {
 	local out=$1 moddir=$2 dep=''
-	local -A seen=()
+	local -A walked=() rel=()
 	mkdir -p "$out" && cp "$moddir/modules.builtin" "$out/" || return 1
-	add() {
-		local m=${1//-/_} f rel deps d line
-		[[ -z ${seen[$m]:-} ]] || return 0
-		seen[$m]=1
-		f=$(find "$moddir" \( -name "$m.ko*" -o -name "${m//_/-}.ko*" \) -print -quit)
-		if [[ -z $f ]]; then
-			grep -q "/${m//_/[_-]}\.ko" "$moddir/modules.builtin" 2>/dev/null && return 0
-			say "module $m not found in the kernel package"
-			return 1
-		fi
-		rel=${f#"$moddir"/}
-		mkdir -p "$out/${rel%/*}" && cp "$f" "$out/$rel" || return 1
-		line="$rel:"
-		deps=$(decompress "$f" | tr '\0' '\n' | grep -a -m1 '^depends=' | cut -d= -f2)
-		for d in ${deps//,/ }; do
-			add "$d" || return 1
-			line="$line $(cd "$out" && find kernel \( -name "$d.ko*" -o -name "${d//_/-}.ko*" \) -print -quit)"
+	stock_module() {
+		local d line
+		rel[$1]=${2#"$moddir"/}
+		mkdir -p "$out/${rel[$1]%/*}" && cp "$2" "$out/${rel[$1]}" || return 1
+		line="${rel[$1]}:"
+		for d in $3; do
+			d=${d//-/_}
+			[[ -z ${rel[$d]:-} ]] || line="$line ${rel[$d]}"
 		done
 		dep="$dep$line"$'\n'
 	}
-	for m in "${stock_modules[@]}"; do
-		add "$m" || return 1
-	done
+	walk_modules "$moddir" stock_module "${stock_modules[@]}" || return 1
 	printf '%s' "$dep" >"$out/modules.dep"
 }
 

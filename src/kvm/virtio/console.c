@@ -342,11 +342,7 @@ static void out_thread(void *arg)
 		int r;
 
 		vz_spin_lock(&d->lock);
-		r = vz_virtio_running(d) ? vz_vq_pop(q, d->mem, e) : 0;
-		if (r < 0)
-			vz_virtio_fail(d);
-		if (r == 0 && vz_virtio_running(d) && vz_vq_rearm(q))
-			r = vz_vq_pop(q, d->mem, e);
+		r = vz_virtio_next(d, qi, e);
 		gen = c->gen;
 		__atomic_store_n(&c->busy[a->port], r > 0, __ATOMIC_RELEASE);
 		vz_spin_unlock(&d->lock);

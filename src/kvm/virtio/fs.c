@@ -59,11 +59,7 @@ static void worker(void *arg)
 		int r;
 
 		vz_spin_lock(&d->lock);
-		r = vz_virtio_running(d) ? vz_vq_pop(q, d->mem, e) : 0;
-		if (r < 0)
-			vz_virtio_fail(d);
-		if (r == 0 && vz_virtio_running(d) && vz_vq_rearm(q))
-			r = vz_vq_pop(q, d->mem, e);
+		r = vz_virtio_next(d, qi, e);
 		if (r > 0)
 			more = __atomic_load_n(&q->avail[1], __ATOMIC_ACQUIRE) != q->last_avail;
 		gen = fs->gen;

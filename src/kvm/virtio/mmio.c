@@ -80,6 +80,18 @@ void vz_virtio_queue_done(struct vz_virtio_dev *d, unsigned q)
 		vz_virtio_interrupt(d, VZ_VIRTIO_ISR_QUEUE);
 }
 
+int vz_virtio_next(struct vz_virtio_dev *d, unsigned qi, struct vz_vq_elem *e)
+{
+	struct vz_vq *q = &d->vq[qi];
+	int r = vz_virtio_running(d) ? vz_vq_pop(q, d->mem, e) : 0;
+
+	if (r < 0)
+		vz_virtio_fail(d);
+	if (r == 0 && vz_virtio_running(d) && vz_vq_rearm(q))
+		r = vz_vq_pop(q, d->mem, e);
+	return r;
+}
+
 void vz_virtio_fail(struct vz_virtio_dev *d)
 {
 	if (d->status & VZ_VIRTIO_S_NEEDS_RESET)

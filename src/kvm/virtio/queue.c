@@ -179,7 +179,10 @@ bool vz_vq_rearm(struct vz_vq *q)
 	return avail_idx(q) != q->last_avail;
 }
 
-size_t vz_iov_read(const struct iovec *v, unsigned n, size_t off, void *dst, size_t len)
+/* Copy @len bytes between @buf and the iovecs from byte @off of them: into them when
+ * @to_iov, else out. Returns what was copied. */
+static size_t iov_copy(const struct iovec *v, unsigned n, size_t off, uint8_t *buf, size_t len,
+		       bool to_iov)
 {
 	size_t done = 0;
 	for (unsigned i = 0; i < n && done < len; i++) {
@@ -189,28 +192,22 @@ size_t vz_iov_read(const struct iovec *v, unsigned n, size_t off, void *dst, siz
 			continue;
 		}
 		size_t k = l - off < len - done ? l - off : len - done;
-		memcpy((uint8_t *)dst + done, (uint8_t *)v[i].iov_base + off, k);
+		uint8_t *iov = (uint8_t *)v[i].iov_base + off;
+		memcpy(to_iov ? iov : buf + done, to_iov ? buf + done : iov, k);
 		done += k;
 		off = 0;
 	}
 	return done;
 }
 
+size_t vz_iov_read(const struct iovec *v, unsigned n, size_t off, void *dst, size_t len)
+{
+	return iov_copy(v, n, off, dst, len, false);
+}
+
 size_t vz_iov_write(const struct iovec *v, unsigned n, size_t off, const void *src, size_t len)
 {
-	size_t done = 0;
-	for (unsigned i = 0; i < n && done < len; i++) {
-		size_t l = v[i].iov_len;
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		size_t k = l - off < len - done ? l - off : len - done;
-		memcpy((uint8_t *)v[i].iov_base + off, (const uint8_t *)src + done, k);
-		done += k;
-		off = 0;
-	}
-	return done;
+	return iov_copy(v, n, off, (uint8_t *)(uintptr_t)src, len, true);
 }
 
 size_t vz_vq_read(const struct vz_vq_elem *e, size_t off, void *dst, size_t len)

@@ -170,5 +170,10 @@ void vz_virtio_queue_done(struct vz_virtio_dev *d, unsigned q);
 void vz_virtio_fail(struct vz_virtio_dev *d);
 /* Whether the driver has finished initialising (DRIVER_OK) and no reset is pending. */
 bool vz_virtio_running(const struct vz_virtio_dev *d);
+/* A worker's next chain of queue @qi, with d->lock held: 1 and @e filled, 0 when the
+ * queue is empty (notifications re-armed, the race with the driver's next buffer
+ * closed) or the device is not running, -1 when the driver broke the queue (the
+ * device then needs a reset). */
+int vz_virtio_next(struct vz_virtio_dev *d, unsigned qi, struct vz_vq_elem *e);
 
 #endif
