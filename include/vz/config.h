@@ -290,6 +290,51 @@ VZ_API int vz_config_set_kernel_cmdline(vz_config *cfg, const char *extra);
  */
 VZ_API int vz_config_set_kernel_modules(vz_config *cfg, const char *dir);
 
+/** @brief VM backend: how a VM sandbox starts. */
+typedef enum vz_vm_start {
+	/** From a template when one matches (the default): the guest's memory and state,
+	 *  saved once after a boot, are restored in milliseconds. With none yet, the sandbox
+	 *  boots cold and saves the template for the next start. */
+	VZ_VM_START_RESTORE = 0,
+	/** Always a full boot of the guest kernel; no template is read or made. */
+	VZ_VM_START_COLD = 1,
+} vz_vm_start;
+
+/**
+ * @brief VM backend: restore from a template (default) or always boot cold.
+ *
+ * A template is a guest booted once to the point where libvz's guest init waits for
+ * its job, saved as a memory file and the state of its vCPUs, interrupt controllers,
+ * clocks and devices. Starting from it maps the memory file copy-on-write (pages are
+ * shared between every VM restored from one template until written) and sends the job,
+ * with fresh randomness and the host's time, as after a cold boot. A template that
+ * does not match this configuration, this libvz build, guest kernel or host CPU, or
+ * that is damaged, is refused with a logged warning that says why, and the sandbox
+ * boots cold instead: restore never makes a start fail. vz_result's phases show which
+ * way a sandbox started: "restore" (and what it cost), or "boot" (and "snapshot" when
+ * the start also saved a template). docs/vm.md has the details.
+ *
+ * A container refuses ::VZ_VM_START_COLD (vz_sandbox_create() returns ::VZ_EINVAL).
+ * @return ::VZ_OK, ::VZ_EINVAL (unknown mode).
+ */
+VZ_API int vz_config_set_vm_start(vz_config *cfg, vz_vm_start mode);
+
+/**
+ * @brief VM backend: the directory that holds templates.
+ *
+ * If unset, libvz uses `$VZ_TEMPLATE_DIR`, then `/var/cache/libvz/templates` for root
+ * and `$XDG_CACHE_HOME/libvz/templates` (or `~/.cache/libvz/templates`) for other
+ * users. The directory is created (mode 0700) on first use. Each template is a
+ * subdirectory named by a hash of everything that shapes the guest (guest kernel and
+ * modules, command line, memory size, vCPU count, device layout, KVM kind, CPUID,
+ * libvz build); several processes may use one directory at once, and the first start
+ * of a kind makes its template while the others boot cold. A directory that cannot be
+ * written, fills up or is deleted while in use makes starts boot cold, never fail.
+ * A container refuses a configuration that sets it (::VZ_EINVAL). The path is copied.
+ * @return ::VZ_OK, ::VZ_EINVAL (NULL or relative path), ::VZ_ENOMEM.
+ */
+VZ_API int vz_config_set_vm_templates(vz_config *cfg, const char *dir);
+
 VZ_END_DECLS
 
 #endif /* VZ_CONFIG_H */

@@ -203,6 +203,41 @@ VZ_API int vz_sandbox_start(vz_sandbox *sb);
 VZ_API int vz_sandbox_prepare(vz_sandbox *sb);
 
 /**
+ * @brief VM backend: make, ahead of its start, the template this sandbox would start
+ *        from (see vz_config_set_vm_start()).
+ *
+ * Boots a guest with this sandbox's configuration and limits (memory, CPU) to the
+ * point where libvz's guest init waits for its job, saves it into the template
+ * directory, and ends that guest; the sandbox itself stays unstarted and unchanged. A
+ * matching template already there is kept (nothing is booted). Later starts of
+ * sandboxes of the same kind, in this process or another, restore from it.
+ *
+ * @param[in] sb The sandbox, created and not yet started (VM backend).
+ * @return ::VZ_OK once a valid template is in place; ::VZ_ENOTSUP for a container, or
+ *         when this host's KVM cannot save a guest's state (the message says which
+ *         call failed; such a host always boots cold); ::VZ_ESTATE if @p sb was
+ *         started or prepared; ::VZ_ERROR if the template could not be written.
+ * @note Must not run concurrently with any other call on @p sb. Safe against other
+ *       processes making or using the same template.
+ */
+VZ_API int vz_sandbox_make_template(vz_sandbox *sb);
+
+/**
+ * @brief VM backend: remove every template in a template directory.
+ *
+ * Removes only what libvz made there (template subdirectories, their lock and
+ * "unsupported" marks, and leftovers of interrupted writes). VMs restored from a
+ * removed template keep running: their memory file stays mapped until they end. The
+ * next start makes a new template.
+ *
+ * @param[in] dir The directory, or NULL for the default (vz_config_set_vm_templates()).
+ * @return ::VZ_OK (also when the directory does not exist); ::VZ_EINVAL for a relative
+ *         path; ::VZ_ERROR with the file named when one could not be removed.
+ * @note Thread-safe.
+ */
+VZ_API int vz_vm_templates_drop(const char *dir);
+
+/**
  * @brief Wait for the sandbox to end and get its result.
  *
  * Once the sandbox has ended, every later call returns the same result at once. The

@@ -3,6 +3,8 @@
  * host can run. A thin layer over the public API: what a sandbox is, and every check of
  * its configuration, belongs to libvz. */
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -73,9 +75,26 @@ static int help(const char *command)
 	return vz_cli_fail("unknown command '%s' (see vz --help)", command);
 }
 
+/* libvz's warnings (a refused VM template, say) and errors, on stderr. */
+static void log_to_stderr(int level, const char *message, void *userdata)
+{
+	(void)userdata;
+	fprintf(stderr, "vz: %s: %s\n", level == VZ_LOG_ERROR ? "error" : level == VZ_LOG_WARN ? "warning" : "note",
+		message);
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	const char *lv = getenv("VZ_LOG");
+
+	/* VZ_LOG=error|warn|info|debug; warnings by default. */
+	vz_log_set_callback(log_to_stderr,
+			    !lv ? VZ_LOG_WARN
+			    : !strcmp(lv, "debug") ? VZ_LOG_DEBUG
+			    : !strcmp(lv, "info") ? VZ_LOG_INFO
+			    : !strcmp(lv, "error") ? VZ_LOG_ERROR : VZ_LOG_WARN,
+			    NULL);
 
 	if (!cmd) {
 		usage(stderr);

@@ -35,6 +35,8 @@ struct vz_backend_ops {
 	int (*start)(struct vz_sandbox *sb);
 	/* The backend's start honours sb->prepare (vz_sandbox_prepare). */
 	bool can_prepare;
+	/* vz_sandbox_make_template (NULL: not supported by this backend). */
+	int (*make_template)(struct vz_sandbox *sb);
 	/* The child's exit report (VZ_IPC_EXIT on the status channel) comes only once no
 	 * process of the sandbox can act any more: vz_sandbox_wait() may take the result
 	 * from it and leave the reaping (and the kernel's teardown) to vz_sandbox_free(). */

@@ -85,6 +85,7 @@ void vz_config_free(vz_config *cfg)
 	free(cfg->kernel);
 	free(cfg->kernel_cmdline);
 	free(cfg->kernel_modules);
+	free(cfg->vm_templates);
 	free(cfg);
 }
 
@@ -422,6 +423,22 @@ int vz_config_set_kernel_modules(vz_config *cfg, const char *dir)
 	return rc ? rc : set_str(&cfg->kernel_modules, dir);
 }
 
+int vz_config_set_vm_start(vz_config *cfg, vz_vm_start mode)
+{
+	CHECK_CFG(cfg, "vz_config_set_vm_start");
+	if (mode != VZ_VM_START_RESTORE && mode != VZ_VM_START_COLD)
+		return vz_err_set(VZ_EINVAL, 0, "vz_config_set_vm_start: unknown mode %d", (int)mode);
+	cfg->vm_start = mode;
+	return VZ_OK;
+}
+
+int vz_config_set_vm_templates(vz_config *cfg, const char *dir)
+{
+	CHECK_CFG(cfg, "vz_config_set_vm_templates");
+	int rc = check_abs_path("vz_config_set_vm_templates", "template directory", dir);
+	return rc ? rc : set_str(&cfg->vm_templates, dir);
+}
+
 const char *vz_config_getenv(const vz_config *cfg, const char *name)
 {
 	size_t len = strlen(name);
@@ -445,7 +462,8 @@ static int copy_strs(const vz_config *src, vz_config *dst)
 	    !(dst->hostname = vz_strdup(src->hostname)) ||
 	    (src->kernel && !(dst->kernel = vz_strdup(src->kernel))) ||
 	    (src->kernel_cmdline && !(dst->kernel_cmdline = vz_strdup(src->kernel_cmdline))) ||
-	    (src->kernel_modules && !(dst->kernel_modules = vz_strdup(src->kernel_modules))))
+	    (src->kernel_modules && !(dst->kernel_modules = vz_strdup(src->kernel_modules))) ||
+	    (src->vm_templates && !(dst->vm_templates = vz_strdup(src->vm_templates))))
 		return VZ_ENOMEM;
 	return VZ_OK;
 }
@@ -457,7 +475,8 @@ int vz_config_copy(const vz_config *src, vz_config **out)
 	if (!dst)
 		return VZ_ENOMEM;
 	*dst = (vz_config){ .rootfs_mode = src->rootfs_mode, .uid = src->uid, .gid = src->gid,
-			    .network = src->network, .userns = src->userns };
+			    .network = src->network, .userns = src->userns,
+			    .vm_start = src->vm_start };
 	for (int i = 0; i < 3; i++)
 		dst->stdio[i] = (struct vz_stdio_spec){ src->stdio[i].mode, -1 };
 	if (copy_strs(src, dst))

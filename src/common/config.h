@@ -41,6 +41,8 @@ struct vz_config {
 	char *kernel;
 	char *kernel_cmdline;
 	char *kernel_modules; /* the guest kernel's /lib/modules/RELEASE */
+	int vm_start;	       /* vz_vm_start */
+	char *vm_templates;    /* the template directory (NULL: the default) */
 };
 
 /* Deep copy (strings, arrays, duplicated fds). Records the error on failure. */

@@ -209,6 +209,26 @@ int vz_sandbox_prepare(vz_sandbox *sb)
 	return VZ_OK;
 }
 
+int vz_sandbox_make_template(vz_sandbox *sb)
+{
+	CHECK_SB(sb, "vz_sandbox_make_template");
+	if (sb->state != VZ_SB_CREATED)
+		return vz_err_set(VZ_ESTATE, 0, "vz_sandbox_make_template: sandbox already %s",
+				  sb->state == VZ_SB_PREPARED ? "prepared" : "started");
+	if (!sb->ops->make_template)
+		return vz_err_set(VZ_ENOTSUP, 0, "vz_sandbox_make_template: the %s backend has no "
+				  "templates; they are for VMs", sb->ops->name);
+	return sb->ops->make_template(sb);
+}
+
+#ifndef VZ_WITH_KVM
+int vz_vm_templates_drop(const char *dir)
+{
+	(void)dir;
+	return VZ_OK;
+}
+#endif
+
 int vz_sandbox_start(vz_sandbox *sb)
 {
 	int rc;

@@ -80,6 +80,13 @@ static int ctr_validate(struct vz_sandbox *sb)
 		return vz_err_set(VZ_EINVAL, 0, "container: a guest kernel module directory "
 				  "(vz_config_set_kernel_modules %s) is a VM setting; use VZ_BACKEND_VM "
 				  "or leave it unset", cfg->kernel_modules);
+	if (cfg->vm_start != VZ_VM_START_RESTORE)
+		return vz_err_set(VZ_EINVAL, 0, "container: a cold VM start (vz_config_set_vm_start) "
+				  "is a VM setting; use VZ_BACKEND_VM or leave it unset");
+	if (cfg->vm_templates)
+		return vz_err_set(VZ_EINVAL, 0, "container: a template directory "
+				  "(vz_config_set_vm_templates %s) is a VM setting; use VZ_BACKEND_VM "
+				  "or leave it unset", cfg->vm_templates);
 	return VZ_OK;
 }
 

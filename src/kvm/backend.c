@@ -19,6 +19,8 @@
 #include "kvm/guest/abi.h"
 #include "kvm/initramfs.h"
 #include "kvm/modules.h"
+#include "kvm/template.h"
+#include "common/log.h"
 #include "kvm/vmm.h"
 
 #define MIB (1024ull * 1024)
@@ -50,6 +52,11 @@ struct kvm_priv {
 	 * point into kmod_paths). */
 	char *kmod_dir, *kmod_paths;
 	struct vz_kmods kmods;
+	/* vz_sandbox_make_template's own sandbox: boot, save, and go no further */
+	bool template_only;
+	bool template_found; /* ...and found one made meanwhile: nothing was started */
+	int make_rc;
+	char make_msg[512];
 };
 
 const char *vz_kvm_host_name(enum vz_kvm_host h)
@@ -370,9 +377,10 @@ static int stream_fd(const struct vz_sandbox *sb, int i)
  * seeing end of input. */
 static void close_inherited(const struct vz_child_chan *ch, const struct vz_kvm_plan *plan)
 {
-	int keep[9 + VZ_FUSE_MAX_SHARES] = { 0, 1, 2, ch->sync_fd, ch->status_fd, plan->kvm_fd,
-					     plan->out_fd, plan->err_fd, plan->in_fd };
-	int n = 9, lo = 3;
+	int keep[12 + VZ_FUSE_MAX_SHARES] = { 0, 1, 2, ch->sync_fd, ch->status_fd, plan->kvm_fd,
+					      plan->out_fd, plan->err_fd, plan->in_fd, plan->snap_state_fd,
+					      plan->snap_mem_fd, plan->restore_mem_fd };
+	int n = 12, lo = 3;
 
 	for (int i = 0; i < plan->nshares; i++)
 		keep[n++] = plan->shares[i].fd;
@@ -450,21 +458,15 @@ static void close_shares(struct vz_kvm_plan *plan)
 	plan->nshares = 0;
 }
 
-static int kvm_start(struct vz_sandbox *sb)
+/* What the VM is: memory, vCPUs, devices, command line, /dev/kvm and CPUID. */
+static int plan_vm(struct vz_sandbox *sb, struct vz_kvm_plan *plan, struct kvm_cpuid2 **cpuid_out)
 {
 	struct kvm_priv *priv = sb->priv;
-	struct vz_kvm_plan planv = { 0 }, *plan = &planv;
-	struct vz_cpio cpio = { 0 }, job = { 0 };
-	struct vz_initramfs_spec spec = {
-		.cfg = sb->cfg, .exe = sb->exe, .pids = sb->limits[VZ_LIMIT_PIDS],
-		.nofile = sb->limits[VZ_LIMIT_OPEN_FILES], .init = vz_guest_init_start,
-		.init_len = (size_t)(vz_guest_init_end - vz_guest_init_start),
-		.kmod_dir = priv->kmod_dir, .kmods = &priv->kmods,
-	};
 	int64_t cpu = sb->limits[VZ_LIMIT_CPU];
-	vz_autofree struct kvm_cpuid2 *cpuid = NULL;
+	struct kvm_cpuid2 *cpuid;
 	int rc, mmap_size;
 
+	plan->kvm_fd = plan->snap_state_fd = plan->snap_mem_fd = plan->restore_mem_fd = -1;
 	plan->kimg = &priv->kimg;
 	plan->host = priv->host;
 	plan->prepare = sb->prepare;
@@ -480,39 +482,104 @@ static int kvm_start(struct vz_sandbox *sb)
 	if (plan->nvcpus > VZ_VM_MAX_VCPUS)
 		plan->nvcpus = VZ_VM_MAX_VCPUS;
 	plan->console_fd = -1;
-	plan->out_fd = stream_fd(sb, 1);
-	plan->err_fd = stream_fd(sb, 2);
-	plan->in_fd = stream_fd(sb, 0);
-	for (int i = 0; i < 3; i++)
-		spec.stdio_tty[i] = stream_fd(sb, i) >= 0;
 	/* The devices: the table the VMM creates them from, and the kernel's words for it. */
 	if (vz_devtab_add(&plan->devtab, VZ_DEV_CONSOLE) < 0 || vz_devtab_add(&plan->devtab, VZ_DEV_FS) < 0)
 		return vz_err_set(VZ_ERROR, 0, "vm: no room for the devices");
 	if ((rc = build_cmdline(plan, sb->cfg)) || (rc = open_kvm(&plan->kvm_fd)))
 		return rc;
 	mmap_size = ioctl(plan->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	cpuid = vz_calloc(1, sizeof(*cpuid) + CPUID_CAP * sizeof(cpuid->entries[0]));
-	if (mmap_size <= 0 || !cpuid) {
-		rc = cpuid ? vz_err_sys(VZ_ERROR, "KVM_GET_VCPU_MMAP_SIZE") : VZ_ENOMEM;
-		goto out;
-	}
+	*cpuid_out = cpuid = vz_calloc(1, sizeof(*cpuid) + CPUID_CAP * sizeof(cpuid->entries[0]));
+	if (mmap_size <= 0 || !cpuid)
+		return cpuid ? vz_err_sys(VZ_ERROR, "KVM_GET_VCPU_MMAP_SIZE") : VZ_ENOMEM;
 	plan->vcpu_mmap_size = (size_t)mmap_size;
 	if ((rc = vz_x86_cpuid_fetch(plan->kvm_fd, cpuid, CPUID_CAP)) < 0) {
 		errno = -rc;
-		rc = vz_err_sys(VZ_ERROR, "KVM_GET_SUPPORTED_CPUID");
-		goto out;
+		return vz_err_sys(VZ_ERROR, "KVM_GET_SUPPORTED_CPUID");
 	}
 	vz_x86_cpuid_filter(cpuid, plan->host);
 	plan->cpuid = cpuid;
+	return VZ_OK;
+}
+
+/* A failed start from a template that a cold boot may fix: the VMM could not restore
+ * (VZ_RESTORE_FAILED), or the restored guest failed (a damaged memory file). */
+static bool restore_failed(int rc)
+{
+	return rc == VZ_EGUEST || (rc && strstr(vz_error_last()->message, VZ_RESTORE_FAILED));
+}
+
+static int kvm_start(struct vz_sandbox *sb)
+{
+	struct kvm_priv *priv = sb->priv;
+	struct vz_kvm_plan planv = { 0 }, *plan = &planv;
+	struct vz_cpio cpio = { 0 }, job = { 0 };
+	struct vz_tmpl tmpl = { .lock_fd = -1, .mem_fd = -1, .save_state_fd = -1, .save_mem_fd = -1 };
+	int tmpl_rc = -1;
+	struct vz_initramfs_spec spec = {
+		.cfg = sb->cfg, .exe = sb->exe, .pids = sb->limits[VZ_LIMIT_PIDS],
+		.nofile = sb->limits[VZ_LIMIT_OPEN_FILES], .init = vz_guest_init_start,
+		.init_len = (size_t)(vz_guest_init_end - vz_guest_init_start),
+		.kmod_dir = priv->kmod_dir, .kmods = &priv->kmods,
+	};
+	vz_autofree struct kvm_cpuid2 *cpuid = NULL;
+	char keep[512];
+	int rc;
+
+	if ((rc = plan_vm(sb, plan, &cpuid)))
+		goto out;
+	plan->out_fd = stream_fd(sb, 1);
+	plan->err_fd = stream_fd(sb, 2);
+	plan->in_fd = stream_fd(sb, 0);
+	for (int i = 0; i < 3; i++)
+		spec.stdio_tty[i] = stream_fd(sb, i) >= 0;
+	if ((rc = open_shares(plan, sb->cfg)) || (rc = vz_job_build(&job, &spec)))
+		goto out;
+	plan->job = job.buf;
+	plan->job_len = (uint32_t)job.len;
+	/* A template: restore from it, or make it from this boot (snapshot.h). */
+	if (sb->cfg->vm_start == VZ_VM_START_RESTORE || priv->template_only)
+		tmpl_rc = vz_tmpl_open(&tmpl, sb->cfg, plan, &priv->kimg, priv->kmod_dir, &priv->kmods,
+				       priv->template_only);
+	plan->template_only = priv->template_only;
+	if (priv->template_only && tmpl_rc != 0) {
+		priv->template_found = tmpl_rc == 1;
+		rc = tmpl_rc == 1 ? vz_err_set(VZ_ESTATE, 0, "vm template: made meanwhile")
+				  : vz_err_set(VZ_ENOTSUP, 0, "vm template: none can be made in %s (see "
+					       "the log, or %s.unsupported)", tmpl.root ? tmpl.root : "(no directory)",
+					       tmpl.slot_dir ? tmpl.slot_dir : "SLOT");
+		goto out;
+	}
+	if (tmpl_rc == 1) {
+		plan->restore_map = tmpl.map;
+		plan->restore_map_len = tmpl.map_len;
+		plan->restore = tmpl.map + VZ_SNAP_PAYLOAD_OFF;
+		plan->restore_len = tmpl.map_len - VZ_SNAP_PAYLOAD_OFF;
+		plan->restore_mem_fd = tmpl.mem_fd;
+		vz_sandbox_add_phase(sb, "plan", vz_now_ns());
+		rc = vz_proc_spawn(&sb->proc, sb, 0, sb->cgroup, kvm_child, plan);
+		if (!restore_failed(rc))
+			goto out;
+		/* Never a failed start for a template's sake: boot cold, and let the next
+		 * start make a new one. */
+		vz_log(VZ_LOG_WARN, "vm template %s: %s; removed, booting cold", tmpl.slot_dir,
+		       vz_error_last()->message);
+		vz_tmpl_discard(&tmpl);
+		vz_tmpl_release(&tmpl);
+		tmpl_rc = -1;
+		plan->restore = NULL;
+		plan->restore_map = NULL;
+		plan->restore_mem_fd = -1;
+	} else if (tmpl_rc == 0) {
+		plan->snap_state_fd = tmpl.save_state_fd;
+		plan->snap_mem_fd = tmpl.save_mem_fd;
+		plan->prepare = plan->prepare || priv->template_only;
+	}
 	/* The archive is unpacked next to itself in guest RAM: allow it half, minus the
 	 * kernel's share. */
 	cpio.max = 64 * MIB; /* the init alone: about 1 MiB; a distribution kernel's
 			      * modules about 1 MiB more */
-	if ((rc = open_shares(plan, sb->cfg)) || (rc = vz_job_build(&job, &spec)) ||
-	    (rc = vz_initramfs_build(&cpio, &spec)))
+	if ((rc = vz_initramfs_build(&cpio, &spec)))
 		goto out;
-	plan->job = job.buf;
-	plan->job_len = (uint32_t)job.len;
 	if (!vz_x86_initrd_addr(plan->kimg, plan->ram_size < VZ_MMIO_HOLE_START ? plan->ram_size
 										: VZ_MMIO_HOLE_START,
 				cpio.len)) {
@@ -526,11 +593,65 @@ static int kvm_start(struct vz_sandbox *sb)
 	plan->initrd_map_len = cpio.cap;
 	vz_sandbox_add_phase(sb, "plan", vz_now_ns());
 	rc = vz_proc_spawn(&sb->proc, sb, 0, sb->cgroup, kvm_child, plan);
+	if (tmpl_rc == 0) {
+		/* The VMM saved (or could not) before it took the job; a workload that then
+		 * failed leaves a good template. */
+		if (rc)
+			vz_err_copy_message(keep, sizeof(keep));
+		int prc = vz_tmpl_publish(&tmpl, (uint32_t)plan->devtab.n);
+		if (priv->template_only) {
+			priv->make_rc = prc;
+			if (prc)
+				vz_err_copy_message(priv->make_msg, sizeof(priv->make_msg));
+		}
+		if (rc)
+			vz_err_set(rc, 0, "%s", keep);
+	}
 out:
+	vz_tmpl_release(&tmpl);
 	close_shares(plan);
 	vz_cpio_release(&cpio);
 	vz_cpio_release(&job);
 	vz_close(&plan->kvm_fd);
+	return rc;
+}
+
+/* vz_sandbox_make_template: a sandbox of the same configuration and limits, prepared
+ * with template_only, boots and saves; a matching template already there is kept. */
+static int kvm_make_template(struct vz_sandbox *sb)
+{
+	struct kvm_priv *priv = sb->priv;
+	struct vz_kvm_plan planv = { 0 }, *plan = &planv;
+	struct vz_tmpl tmpl;
+	vz_autofree struct kvm_cpuid2 *cpuid = NULL;
+	vz_sandbox *tmp = NULL;
+	int rc, found = -1;
+
+	if (sb->cfg->vm_start == VZ_VM_START_COLD)
+		return vz_err_set(VZ_EINVAL, 0, "vz_sandbox_make_template: the configuration asks for "
+				  "cold starts (VZ_VM_START_COLD)");
+	if ((rc = plan_vm(sb, plan, &cpuid)) == VZ_OK) {
+		/* Only a look: a lock held by another maker is waited for below. */
+		found = vz_tmpl_open(&tmpl, sb->cfg, plan, &priv->kimg, priv->kmod_dir, &priv->kmods, false);
+		vz_tmpl_release(&tmpl);
+	}
+	vz_close(&plan->kvm_fd);
+	if (rc || found == 1)
+		return rc;
+	if ((rc = vz_sandbox_create(&tmp, VZ_BACKEND_VM, sb->cfg)))
+		return rc;
+	memcpy(tmp->limits, sb->limits, sizeof(tmp->limits));
+	((struct kvm_priv *)tmp->priv)->template_only = true;
+	rc = vz_sandbox_prepare(tmp);
+	if (rc && ((struct kvm_priv *)tmp->priv)->template_found)
+		rc = VZ_OK;
+	else if (rc == VZ_OK && (rc = ((struct kvm_priv *)tmp->priv)->make_rc))
+		vz_err_set(rc, 0, "%s", ((struct kvm_priv *)tmp->priv)->make_msg);
+	if (rc)
+		vz_err_copy_message(priv->make_msg, sizeof(priv->make_msg));
+	vz_sandbox_free(tmp);
+	if (rc)
+		vz_err_set(rc, 0, "%s", priv->make_msg);
 	return rc;
 }
 
@@ -543,5 +664,6 @@ const struct vz_backend_ops vz_kvm_backend = {
 	.start = kvm_start,
 	/* The VMM boots the guest, then holds the job until the host's go. */
 	.can_prepare = true,
+	.make_template = kvm_make_template,
 	.destroy = kvm_destroy,
 };

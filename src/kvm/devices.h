@@ -33,6 +33,12 @@ uint32_t vz_uart_push(struct vz_uart *u, const uint8_t *buf, uint32_t len);
 uint32_t vz_uart_room(struct vz_uart *u);
 void vz_uart_flush(struct vz_uart *u);
 
+/* Templates (snapshot.h): the registers and the IRQ line's level, with the lock held.
+ * The restored line level matches the restored irqchip's. */
+struct vz_snap_uart;
+void vz_uart_save(struct vz_uart *u, struct vz_snap_uart *s);
+void vz_uart_restore(struct vz_uart *u, const struct vz_snap_uart *s);
+
 /* ---- i8042: only what a guest needs to reboot (i8042.c) ---- */
 int vz_i8042_init(struct vz_vm *vm);
 

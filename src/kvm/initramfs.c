@@ -7,7 +7,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -81,6 +83,19 @@ static int add_data(struct vz_cpio *c, const char *name, uint32_t mode, const vo
 
 /* ---- the job ---- */
 
+static int vz_getrandom_full(uint8_t *buf, size_t len)
+{
+	size_t got = 0;
+	while (got < len) {
+		ssize_t n = getrandom(buf + got, len - got, 0);
+		if (n < 0 && errno != EINTR)
+			return -1;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	return 0;
+}
+
 static int rec(struct vz_cpio *j, const char *key, const char *val)
 {
 	size_t k = strlen(key), v = strlen(val);
@@ -104,7 +119,22 @@ static int recn(struct vz_cpio *j, const char *key, long long v)
 static int build_job(struct vz_cpio *j, const struct vz_initramfs_spec *s)
 {
 	const vz_config *cfg = s->cfg;
-	int rc = rec(j, "exe", s->exe);
+	uint8_t seed[VZ_JOB_SEED_LEN];
+	char hex[2 * VZ_JOB_SEED_LEN + 1];
+	/* First, at a fixed place: the wall clock, which the VMM writes in as it sends the
+	 * job (a template's guest clock, or a long boot's, is behind). */
+	int rc = rec(j, "time", VZ_JOB_TIME_BLANK);
+
+	/* Fresh randomness for the guest's pool: two VMs restored from one template would
+	 * otherwise go on from the same random state. */
+	if (!rc && vz_getrandom_full(seed, sizeof(seed)) < 0)
+		rc = vz_err_sys(VZ_ERROR, "vm: getrandom");
+	for (size_t i = 0; !rc && i < sizeof(seed); i++)
+		snprintf(hex + 2 * i, 3, "%02x", seed[i]);
+	if (!rc)
+		rc = rec(j, "seed", hex);
+	if (!rc)
+		rc = rec(j, "exe", s->exe);
 
 	for (char **a = cfg->argv; !rc && *a; a++)
 		rc = rec(j, "arg", *a);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kvm/devices.h"
+#include "kvm/snapshot.h"
 
 #define UART_LSR_DR 0x01
 #define UART_LSR_THRE 0x20
@@ -246,5 +247,31 @@ void vz_uart_flush(struct vz_uart *u)
 {
 	vz_spin_lock(&u->lock);
 	tx_flush(u);
+	vz_spin_unlock(&u->lock);
+}
+
+void vz_uart_save(struct vz_uart *u, struct vz_snap_uart *s)
+{
+	memset(s, 0, sizeof(*s));
+	vz_spin_lock(&u->lock);
+	*s = (struct vz_snap_uart){ .ier = u->ier, .iir = u->iir, .lcr = u->lcr, .mcr = u->mcr,
+				    .scr = u->scr, .dll = u->dll, .dlm = u->dlm, .fcr = u->fcr,
+				    .thri_pending = u->thri_pending, .irq_level = u->irq_level };
+	vz_spin_unlock(&u->lock);
+}
+
+void vz_uart_restore(struct vz_uart *u, const struct vz_snap_uart *s)
+{
+	vz_spin_lock(&u->lock);
+	u->ier = s->ier;
+	u->iir = s->iir;
+	u->lcr = s->lcr;
+	u->mcr = s->mcr;
+	u->scr = s->scr;
+	u->dll = s->dll;
+	u->dlm = s->dlm;
+	u->fcr = s->fcr;
+	u->thri_pending = s->thri_pending;
+	u->irq_level = s->irq_level;
 	vz_spin_unlock(&u->lock);
 }

@@ -18,6 +18,9 @@
 #define VZ_VM_MAX_VCPUS 64
 #define VZ_BUS_MAX_DEVS 16
 #define VZ_VCPU_STACK (64 * 1024)
+/* The signal that takes a vCPU out of KVM_RUN: blocked in the VMM's threads, unblocked
+ * only inside KVM_RUN (KVM_SET_SIGNAL_MASK), so it never runs a handler. */
+#define VZ_VCPU_KICK_SIG 64
 
 struct vz_vm;
 struct vz_vcpu;
@@ -96,6 +99,9 @@ struct vz_vm {
 	struct kvm_cpuid2 *cpuid; /* template, in VMM-owned memory */
 	struct vz_bus pio, mmio;
 	int ctl_efd; /* eventfd: a vCPU tells the main thread the VM has ended */
+	/* Stopping the vCPUs (to save a template): the main thread sets pause_req and
+	 * sends VZ_VCPU_KICK_SIG to each; each counts itself in paused and waits. */
+	volatile int pause_req, paused;
 	volatile int end;
 	char end_text[256];
 };

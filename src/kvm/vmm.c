@@ -19,12 +19,15 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <time.h>
+#include <linux/futex.h>
 
 #include <vz/error.h>
 #include <vz/sandbox.h>
 
 #include "common/ipc.h"
 #include "kvm/guest/abi.h"
+#include "kvm/snapshot.h"
+#include "kvm/template.h"
 #include "kvm/virtio/console.h"
 #include "kvm/virtio/fs.h"
 #include "kvm/vmm.h"
@@ -41,6 +44,7 @@ struct vz_vmm {
 	int sync_fd, status_fd;
 	volatile int ready;  /* the workload runs; sync_fd is closed */
 	int awaiting_go;     /* prepared: booted, the job held until the host's VZ_IPC_GO */
+	int saved;	     /* the template was written (or could not be) */
 	volatile int ending; /* first ender wins */
 };
 
@@ -217,6 +221,135 @@ static void msg_text(const uint8_t *b, uint32_t len, char *out, size_t cap)
 			out[i] = ' ';
 }
 
+/* Send the job, with the wall clock as of now in its time record (guest/abi.h). */
+static void send_job(struct vz_vmm *v)
+{
+	uint8_t *job = (uint8_t *)v->plan->job; /* this process's own copy */
+	struct timespec now;
+	char num[24];
+
+	if (v->plan->job_len >= VZ_JOB_TIME_OFF + sizeof(VZ_JOB_TIME_BLANK) - 1 &&
+	    vz_rsys(SYS_clock_gettime, CLOCK_REALTIME, &now, 0) == 0) {
+		char *t = (char *)job + VZ_JOB_TIME_OFF;
+		size_t n = strlen(vz_utoa(num, (uint64_t)now.tv_sec));
+		if (n <= 10)
+			memcpy(t + 10 - n, num, n);
+		n = strlen(vz_utoa(num, (uint64_t)now.tv_nsec));
+		if (n <= 9)
+			memcpy(t + 11 + 9 - n, num, n);
+	}
+	vz_console_set_job(&v->con, job, v->plan->job_len);
+}
+
+/* The guest init waits for its job: a prepared VM (or a template's) tells the host and
+ * waits for the go (main_loop reads it); any other gets its job now. */
+static void booted(struct vz_vmm *v)
+{
+	if (v->con.job || v->awaiting_go)
+		return;
+	if (v->plan->prepare) {
+		struct vz_ipc_msg prepared = { .type = VZ_IPC_PREPARED };
+		vz_ipc_send(v->sync_fd, &prepared);
+		v->awaiting_go = 1;
+	} else {
+		send_job(v);
+	}
+}
+
+/* Stop every vCPU outside KVM_RUN (they wait in vcpu_loop), or resume them. */
+static void pause_vcpus(struct vz_vm *vm, bool pause)
+{
+	if (!pause) {
+		__atomic_store_n(&vm->pause_req, 0, __ATOMIC_RELEASE);
+		vz_rsys6(SYS_futex, (long)&vm->pause_req, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
+		return;
+	}
+	__atomic_store_n(&vm->pause_req, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < vm->nvcpus; i++)
+		vz_r_tgkill((int)vz_r_getpid(), vm->vcpus[i].tid, VZ_VCPU_KICK_SIG);
+	for (;;) {
+		int n = __atomic_load_n(&vm->paused, __ATOMIC_ACQUIRE);
+		if (n == vm->nvcpus)
+			break;
+		struct timespec ts = { 0, 1000000 };
+		vz_rsys6(SYS_futex, (long)&vm->paused, FUTEX_WAIT, n, (long)&ts, 0, 0);
+	}
+}
+
+/* Write the template (snapshot.h): the VM stopped, its state and memory into the files
+ * the host opened; the host checks and publishes them. What cannot be saved (a state
+ * call this KVM refuses) is written instead of the state, for the host to report. */
+static void save_template(struct vz_vmm *v)
+{
+	const struct vz_kvm_plan *p = v->plan;
+	struct vz_snap_buf b = { .cap = VZ_SNAP_PAYLOAD_MAX };
+	char why[200] = "";
+	int ndev = 0;
+	long r = 0;
+
+	b.p = vz_r_mmap(NULL, b.cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vz_r_mmap_failed(b.p)) {
+		b.p = NULL;
+		vz_strlcat(why, "no memory for the state", sizeof(why));
+		goto failed;
+	}
+	pause_vcpus(&v->vm, true);
+	if (vz_vstate_save(&v->vm, &b, why, sizeof(why)) < 0) {
+		pause_vcpus(&v->vm, false);
+		goto failed;
+	}
+	for (int i = 0; i < p->devtab.n; i++) {
+		struct vz_snap_virtio *sv = vz_snap_append(&b, VZ_SNAP_VIRTIO, sizeof(*sv));
+		if (sv)
+			vz_virtio_save(p->devtab.slot[i].type == VZ_DEV_CONSOLE ? &v->con.vdev : &v->fs.vdev, sv);
+		ndev++;
+	}
+	struct vz_snap_console *sc = vz_snap_append(&b, VZ_SNAP_CONSOLE, sizeof(*sc));
+	struct vz_snap_uart *su = vz_snap_append(&b, VZ_SNAP_UART, sizeof(*su));
+	if (sc)
+		vz_console_save(&v->con, sc);
+	if (su)
+		vz_uart_save(&v->uart, su);
+	if (!sc || !su || !vz_snap_append(&b, VZ_SNAP_END, 0)) {
+		pause_vcpus(&v->vm, false);
+		vz_strlcat(why, "the state is larger than its buffer", sizeof(why));
+		goto failed;
+	}
+	r = vz_vstate_save_memory(&v->vm, p->snap_mem_fd);
+	pause_vcpus(&v->vm, false);
+	if (r < 0) {
+		vz_strlcat(why, "cannot write the memory file", sizeof(why));
+		goto failed;
+	}
+	for (size_t done = 0; done < b.len;) {
+		r = vz_rsys6(SYS_pwrite64, p->snap_state_fd, (long)(b.p + done), (long)(b.len - done),
+			     (long)(VZ_SNAP_PAYLOAD_OFF + done), 0, 0);
+		if (r == -EINTR)
+			continue;
+		if (r <= 0) {
+			vz_strlcat(why, "cannot write the state file", sizeof(why));
+			goto failed;
+		}
+		done += (size_t)r;
+	}
+	vz_rsys(SYS_ftruncate, p->snap_state_fd, VZ_SNAP_PAYLOAD_OFF + b.len, 0);
+	vz_r_munmap(b.p, b.cap);
+	return;
+failed:
+	(void)ndev;
+	if (b.p)
+		vz_r_munmap(b.p, b.cap);
+	vz_rsys(SYS_ftruncate, p->snap_mem_fd, 0, 0);
+	vz_rsys(SYS_ftruncate, p->snap_state_fd, 0, 0);
+	{
+		char rec[8 + sizeof(why)];
+		size_t n = strlen(why);
+		memcpy(rec, VZ_SNAP_FAIL_MAGIC, 8);
+		memcpy(rec + 8, why, n);
+		vz_rsys6(SYS_pwrite64, p->snap_state_fd, (long)rec, (long)(8 + n), VZ_SNAP_PAYLOAD_OFF, 0, 0);
+	}
+}
+
 /* Control messages from the guest init (main thread). */
 static void on_msg(struct vz_console *con, uint32_t type, const uint8_t *b, uint32_t len)
 {
@@ -228,12 +361,12 @@ static void on_msg(struct vz_console *con, uint32_t type, const uint8_t *b, uint
 	switch (type) {
 	case VZ_MSG_BOOTED:
 		send_phase(v, "boot");
-		if (v->plan->prepare && !v->awaiting_go && !v->con.job) {
-			/* Prepared: booted; the host says when (main_loop reads its go). */
-			struct vz_ipc_msg prepared = { .type = VZ_IPC_PREPARED };
-			vz_ipc_send(v->sync_fd, &prepared);
-			v->awaiting_go = 1;
+		if (v->plan->snap_state_fd >= 0 && !v->saved) {
+			v->saved = 1;
+			save_template(v);
+			send_phase(v, "snapshot");
 		}
+		booted(v);
 		break;
 	case VZ_MSG_EXEC:
 		if (v->ready)
@@ -359,6 +492,25 @@ static void internal_error(struct vz_vcpu *c)
 	vz_vm_end(c->vm, VZ_VM_END_SHUTDOWN, text);
 }
 
+/* Out of KVM_RUN by a signal: take the kick signal (it stays pending otherwise, and
+ * KVM_RUN would return at once forever), and wait here while a pause is asked for. */
+static void kicked(struct vz_vcpu *c)
+{
+	struct vz_vm *vm = c->vm;
+	uint64_t set = 1ull << (VZ_VCPU_KICK_SIG - 1);
+	struct timespec zero = { 0, 0 };
+
+	while (vz_rsys6(SYS_rt_sigtimedwait, (long)&set, 0, (long)&zero, 8, 0, 0) == VZ_VCPU_KICK_SIG)
+		;
+	if (!__atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE))
+		return;
+	__atomic_add_fetch(&vm->paused, 1, __ATOMIC_ACQ_REL);
+	vz_rsys6(SYS_futex, (long)&vm->paused, FUTEX_WAKE, 1, 0, 0, 0);
+	while (__atomic_load_n(&vm->pause_req, __ATOMIC_ACQUIRE))
+		vz_rsys6(SYS_futex, (long)&vm->pause_req, FUTEX_WAIT, 1, 0, 0, 0);
+	__atomic_sub_fetch(&vm->paused, 1, __ATOMIC_ACQ_REL);
+}
+
 static void vcpu_loop(void *arg)
 {
 	struct vz_vcpu *c = arg;
@@ -369,6 +521,8 @@ static void vcpu_loop(void *arg)
 		struct kvm_run *r = c->run;
 
 		if (rc < 0) {
+			if (rc == -EINTR)
+				kicked(c);
 			if (rc == -EINTR || rc == -EAGAIN)
 				continue;
 			vz_vm_end(vm, VZ_VM_END_ERROR, "KVM_RUN failed");
@@ -442,9 +596,15 @@ static int create_vm(struct vz_vmm *v)
 		return fail(v, r, "KVM_CREATE_IRQCHIP");
 	if ((r = vz_r_ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit)) < 0)
 		return fail(v, r, "KVM_CREATE_PIT2");
-	/* Guest RAM: reserved, not committed; pages appear as the guest touches them. */
-	vm->ram = vz_r_mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* Guest RAM: reserved, not committed; pages appear as the guest touches them. A
+	 * restored VM maps the template's memory file copy-on-write: its pages are read as
+	 * the guest touches them and shared with every VM of the template until written. */
+	if (p->restore)
+		vm->ram = vz_r_mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE,
+				    p->restore_mem_fd, 0);
+	else
+		vm->ram = vz_r_mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vz_r_mmap_failed(vm->ram))
 		return fail(v, (long)vm->ram, "mmap guest RAM");
 	vm->mem.r[0].gpa = 0;
@@ -495,6 +655,13 @@ static int create_vcpus(struct vz_vmm *v)
 		vz_x86_cpuid_for_vcpu(cpuid, p->cpuid, i);
 		if ((r = vz_r_ioctl(c->fd, KVM_SET_CPUID2, cpuid)) < 0)
 			return fail(v, r, "KVM_SET_CPUID2");
+		/* Inside KVM_RUN only the kick signal is let through (pause_vcpus). */
+		uint64_t set = ~(1ull << (VZ_VCPU_KICK_SIG - 1));
+		uint8_t mask[sizeof(struct kvm_signal_mask) + 8]; /* the set right after len */
+		((struct kvm_signal_mask *)mask)->len = 8;
+		memcpy(mask + sizeof(struct kvm_signal_mask), &set, 8);
+		if ((r = vz_r_ioctl(c->fd, KVM_SET_SIGNAL_MASK, mask)) < 0)
+			return fail(v, r, "KVM_SET_SIGNAL_MASK");
 		c->stack = vz_r_mmap(NULL, VZ_VCPU_STACK, PROT_READ | PROT_WRITE,
 				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 		if (vz_r_mmap_failed(c->stack))
@@ -517,8 +684,9 @@ static int create_devices(struct vz_vmm *v)
 		const struct vz_devslot *slot = &p->devtab.slot[i];
 		switch (slot->type) {
 		case VZ_DEV_CONSOLE:
-			vz_console_init(&v->con, &vm->mem, fds, p->prepare ? NULL : p->job,
-					p->prepare ? 0 : p->job_len, on_msg, v);
+			/* The job goes when the guest init has booted (booted()), so a template
+			 * can be saved before and a prepared VM can wait. */
+			vz_console_init(&v->con, &vm->mem, fds, NULL, 0, on_msg, v);
 			if ((r = vz_devmgr_attach(vm, slot, &v->con.vdev, &v->con.run)) < 0)
 				return fail(v, r, "set up virtio-console");
 			if ((r = vz_console_start(&v->con)) < 0)
@@ -568,7 +736,7 @@ static void main_loop(struct vz_vmm *v, int sig_fd)
 			    go.type != VZ_IPC_GO)
 				vz_r_exit_group(125); /* freed unstarted, or not libvz */
 			v->awaiting_go = 0;
-			vz_console_set_job(&v->con, v->plan->job, v->plan->job_len);
+			send_job(v);
 		}
 		if (pf[0].revents & (POLLHUP | POLLERR))
 			vz_r_exit_group(125);
@@ -588,6 +756,55 @@ static void main_loop(struct vz_vmm *v, int sig_fd)
 		}
 		vz_console_handle(&v->con, pf + 2, n);
 	}
+}
+
+static int start_vcpus(struct vz_vmm *v)
+{
+	for (int i = 0; i < v->vm.nvcpus; i++) {
+		struct vz_vcpu *c = &v->vm.vcpus[i];
+		long r = vz_thread_spawn((char *)c->stack + VZ_VCPU_STACK, &c->tid, vcpu_loop, c);
+		if (r < 0)
+			return fail(v, r, "start vCPU thread");
+	}
+	return 0;
+}
+
+/* A VM from a template: its devices' state, then the VM's and the vCPUs', then the
+ * guest goes on where the template's stopped, with its init waiting for the job. */
+static int restore(struct vz_vmm *v)
+{
+	const struct vz_kvm_plan *p = v->plan;
+	const uint8_t *b = p->restore;
+	size_t len = p->restore_len;
+	const struct vz_snap_console *sc = vz_snap_find(b, len, VZ_SNAP_CONSOLE, 0, sizeof(*sc));
+	const struct vz_snap_uart *su = vz_snap_find(b, len, VZ_SNAP_UART, 0, sizeof(*su));
+	char why[240] = VZ_RESTORE_FAILED ": ";
+	int rc;
+
+	for (int i = 0; i < p->devtab.n; i++) {
+		const struct vz_snap_virtio *sv = vz_snap_find(b, len, VZ_SNAP_VIRTIO, (uint32_t)i, sizeof(*sv));
+		struct vz_virtio_dev *d = p->devtab.slot[i].type == VZ_DEV_CONSOLE ? &v->con.vdev : &v->fs.vdev;
+		if (!sv || vz_virtio_restore(d, sv) < 0)
+			return fail(v, -EINVAL, VZ_RESTORE_FAILED ": a device's state does not fit");
+	}
+	if (!sc || !su || vz_console_restore(&v->con, sc) < 0)
+		return fail(v, -EINVAL, VZ_RESTORE_FAILED ": the console's state does not fit");
+	vz_uart_restore(&v->uart, su);
+	if (vz_vstate_restore(&v->vm, b, len, why + strlen(why), sizeof(why) - strlen(why)) < 0) {
+		vz_ipc_error(v->sync_fd, VZ_ERROR, 0, why, NULL, NULL);
+		return 126;
+	}
+	/* The host's copy of the state is not needed any more. */
+	vz_r_munmap(p->restore_map, p->restore_map_len);
+	vz_r_munmap((void *)p->kimg->data, p->kimg->size);
+	vz_r_close(p->restore_mem_fd);
+	vz_console_resume(&v->con);
+	vz_virtio_resume(&v->fs.vdev);
+	send_phase(v, "restore");
+	if ((rc = start_vcpus(v)))
+		return rc;
+	booted(v);
+	return 0;
 }
 
 int vz_vmm_main(const struct vz_child_chan *ch, void *arg)
@@ -617,6 +834,12 @@ int vz_vmm_main(const struct vz_child_chan *ch, void *arg)
 		return fail(v, sig_fd, "signalfd");
 	if ((rc = create_vm(v)) || (rc = create_vcpus(v)) || (rc = create_devices(v)))
 		return rc;
+	if (p->restore) {
+		if ((rc = restore(v)))
+			return rc;
+		main_loop(v, sig_fd);
+		return 0;
+	}
 	send_phase(v, "kvm");
 	if (vz_x86_boot_setup(&v->vm, &boot, &why) < 0) {
 		vz_ipc_error(v->sync_fd, VZ_EINVAL, 0, why, NULL, NULL);
@@ -627,12 +850,8 @@ int vz_vmm_main(const struct vz_child_chan *ch, void *arg)
 	vz_r_munmap((void *)p->initrd, p->initrd_map_len);
 	vz_r_munmap((void *)p->kimg->data, p->kimg->size);
 	send_phase(v, "load");
-	for (int i = 0; i < v->vm.nvcpus; i++) {
-		struct vz_vcpu *c = &v->vm.vcpus[i];
-		long r = vz_thread_spawn((char *)c->stack + VZ_VCPU_STACK, &c->tid, vcpu_loop, c);
-		if (r < 0)
-			return fail(v, r, "start vCPU thread");
-	}
+	if ((rc = start_vcpus(v)))
+		return rc;
 	main_loop(v, sig_fd);
 	return 0;
 }

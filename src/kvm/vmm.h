@@ -35,6 +35,17 @@ struct vz_kvm_plan {
 	int out_fd, err_fd;	  /* guest stdout/stderr go here (-1: the guest uses /dev/null) */
 	int in_fd;		  /* the guest's stdin comes from here (-1: none) */
 	int console_fd;		  /* kernel console copy (-1: kept for crash reports only) */
+	/* Templates (snapshot.h). Save: when the guest init reports it has booted, stop
+	 * the vCPUs and write the VM into these files (-1: do not save); template_only:
+	 * then go on as a prepared VM that is never started. Restore: the host's checked
+	 * payload and the template's memory file (restore NULL: boot cold). */
+	int snap_state_fd, snap_mem_fd;
+	bool template_only;
+	const uint8_t *restore;
+	size_t restore_len;
+	void *restore_map; /* the host's mapping of the state file, which holds @restore */
+	size_t restore_map_len;
+	int restore_mem_fd;
 };
 
 /* In the child, before vz_vmm_main: a mount namespace whose root is an empty tmpfs

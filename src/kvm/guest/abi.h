@@ -27,6 +27,9 @@
  * Text is not NUL-terminated; a reader takes at most VZ_MSG_TEXT_MAX bytes of it.
  *
  * Job records (values may hold any byte but NUL):
+ *   time=SECONDS.NANOSECONDS  the host's wall clock as the job left (first record, at
+ *                 VZ_JOB_TIME_OFF, written in by the VMM as it sends the job)
+ *   seed=HEX      VZ_JOB_SEED_LEN bytes of host randomness for the guest's pool
  *   exe=PATH      argv[0] resolved inside the rootfs        (once)
  *   arg=S         argv, in order                            (one per word)
  *   env=K=V       environment, in order
@@ -76,6 +79,12 @@ struct vz_msg_hdr {
  * text it keeps from one. */
 #define VZ_MSG_GUEST_MAX 1024
 #define VZ_MSG_TEXT_MAX 512
+/* The time record: "time=" at this offset of the job message (header included), then
+ * a value of this fixed width, "%010u.%09u". */
+#define VZ_JOB_TIME_OFF (8 + 5)
+#define VZ_JOB_TIME_BLANK "0000000000.000000000"
+#define VZ_JOB_SEED_LEN 32
+
 /* Longest job the host sends. */
 #define VZ_MSG_JOB_MAX (1u << 20)
 

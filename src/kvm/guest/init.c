@@ -25,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/random.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -111,7 +113,7 @@ __attribute__((noreturn, format(printf, 2, 3))) static void fail(int err, const 
 /* ---- the job ---- */
 
 struct job {
-	const char *exe, *cwd, *hostname;
+	const char *exe, *cwd, *hostname, *time, *seed;
 	char *argv[MAX_ARGS + 1];
 	char *envp[MAX_ARGS + 1];
 	struct {
@@ -156,6 +158,10 @@ static void read_job(struct job *j)
 			j->cwd = v;
 		else if (!strcmp(p, "hostname"))
 			j->hostname = v;
+		else if (!strcmp(p, "time"))
+			j->time = v;
+		else if (!strcmp(p, "seed"))
+			j->seed = v;
 		else if (!strcmp(p, "uid"))
 			j->uid = (uid_t)strtoul(v, NULL, 10);
 		else if (!strcmp(p, "gid"))
@@ -192,6 +198,41 @@ static void read_job(struct job *j)
 }
 
 /* ---- set-up ---- */
+
+/* The host's wall clock and randomness, first thing: a guest restored from a template
+ * goes on from the template's clock and random state, which every VM of that template
+ * shares. Mixed in and credited, then the kernel's generator is reseeded from its pool. */
+static void host_time_and_seed(const struct job *j)
+{
+	if (j->time) {
+		char *dot;
+		struct timespec ts = { .tv_sec = (time_t)strtoll(j->time, &dot, 10) };
+		if (*dot == '.')
+			ts.tv_nsec = strtol(dot + 1, NULL, 10);
+		if (ts.tv_sec > 0 && ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000)
+			clock_settime(CLOCK_REALTIME, &ts);
+	}
+	if (j->seed) {
+		struct {
+			int entropy_count, buf_size;
+			uint8_t buf[VZ_JOB_SEED_LEN];
+		} e = { 0 };
+		size_t n = strlen(j->seed) / 2;
+		int fd;
+		for (size_t i = 0; i < n && i < sizeof(e.buf); i++) {
+			char b[3] = { j->seed[2 * i], j->seed[2 * i + 1], 0 };
+			e.buf[i] = (uint8_t)strtoul(b, NULL, 16);
+		}
+		e.buf_size = (int)(n < sizeof(e.buf) ? n : sizeof(e.buf));
+		e.entropy_count = e.buf_size * 8;
+		if ((fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC)) >= 0) {
+			if (ioctl(fd, RNDADDENTROPY, &e) < 0)
+				write(fd, e.buf, (size_t)e.buf_size);
+			ioctl(fd, RNDRESEEDCRNG);
+			close(fd);
+		}
+	}
+}
 
 /* Read-only views of the kernel's global knobs, as the container backend gives. */
 static void protect_proc(void)
@@ -773,6 +814,7 @@ int main(void)
 		return 4;
 	report(VZ_MSG_BOOTED, 0, 0, NULL);
 	read_job(&j);
+	host_time_and_seed(&j);
 	fcntl(ctl_fd, F_SETFL, O_NONBLOCK);
 	/* The stdio ports, opened while the initramfs's /dev is at hand. */
 	for (int i = VZ_PORT_STDIN; i <= VZ_PORT_STDERR; i++)

@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "kvm/snapshot.h"
 #include "kvm/virtio/console.h"
 
 #define F_MULTIPORT (1ull << 1)
@@ -534,4 +535,59 @@ void vz_console_drain(struct vz_console *c)
 		struct timespec ts = { 0, 200000 };
 		vz_rsys(SYS_nanosleep, &ts, 0, 0);
 	}
+}
+
+void vz_console_save(struct vz_console *c, struct vz_snap_console *s)
+{
+	memset(s, 0, sizeof(*s));
+	vz_spin_lock(&c->vdev.lock);
+	for (unsigned p = 0; p < VZ_PORT_COUNT; p++) {
+		s->guest_open[p] = c->port[p].guest_open;
+		s->host_open[p] = c->port[p].host_open;
+	}
+	s->ports_added = c->ports_added;
+	s->in_eof = c->in_eof;
+	s->ev_head = c->ev_head;
+	s->ev_n = c->ev_n;
+	for (unsigned i = 0; i < VZ_CONSOLE_EVQ; i++) {
+		s->evq[i].id = c->evq[i].id;
+		s->evq[i].event = c->evq[i].event;
+		s->evq[i].value = c->evq[i].value;
+	}
+	vz_spin_unlock(&c->vdev.lock);
+}
+
+int vz_console_restore(struct vz_console *c, const struct vz_snap_console *s)
+{
+	if (s->ev_head >= VZ_CONSOLE_EVQ || s->ev_n > VZ_CONSOLE_EVQ)
+		return -EINVAL;
+	vz_spin_lock(&c->vdev.lock);
+	for (unsigned p = 0; p < VZ_PORT_COUNT; p++) {
+		c->port[p].guest_open = s->guest_open[p];
+		c->port[p].host_open = s->host_open[p];
+	}
+	c->ports_added = s->ports_added;
+	c->ev_head = s->ev_head;
+	c->ev_n = s->ev_n;
+	for (unsigned i = 0; i < VZ_CONSOLE_EVQ; i++) {
+		c->evq[i].id = s->evq[i].id;
+		c->evq[i].event = s->evq[i].event;
+		c->evq[i].value = s->evq[i].value;
+	}
+	/* c->in_eof is this start's: no stdin, or one. The guest learns the difference. */
+	if (c->ports_added)
+		host_open(c, VZ_PORT_STDIN, !c->in_eof);
+	vz_spin_unlock(&c->vdev.lock);
+	return 0;
+}
+
+void vz_console_resume(struct vz_console *c)
+{
+	vz_spin_lock(&c->vdev.lock);
+	if (vz_virtio_running(&c->vdev)) {
+		ev_flush(c);
+		control_out(c);
+	}
+	vz_spin_unlock(&c->vdev.lock);
+	vz_virtio_resume(&c->vdev);
 }

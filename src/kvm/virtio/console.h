@@ -83,6 +83,17 @@ void vz_console_signal(struct vz_console *c, int signo);
 /* Wait until the guest's output buffers queued so far have reached the host. */
 void vz_console_drain(struct vz_console *c);
 
+/* Templates (snapshot.h). Save: the ports' and control events' state, with the lock
+ * held (the transport is saved separately). Restore, into a console set up afresh with
+ * this start's streams: the guest's view is the template's, but whether stdin is open
+ * is this start's (an event tells the guest if it differs). Returns 0 or -EINVAL.
+ * Resume, once the VM's state is back: deliver queued control events and raise a
+ * pending interrupt again. */
+struct vz_snap_console;
+void vz_console_save(struct vz_console *c, struct vz_snap_console *s);
+int vz_console_restore(struct vz_console *c, const struct vz_snap_console *s);
+void vz_console_resume(struct vz_console *c);
+
 /* The control message parser, alone (for the fuzz target): feed @len bytes of the
  * guest's control stream; complete messages go to c->on_msg. Returns false once the
  * stream is malformed (an unknown type or an oversized message): the caller ends the VM. */

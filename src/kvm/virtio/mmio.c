@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "kvm/snapshot.h"
 #include "kvm/virtio/virtio.h"
 
 enum {
@@ -297,4 +298,75 @@ void vz_virtio_mmio_access(struct vz_virtio_dev *d, uint64_t off, uint8_t *data,
 		memcpy(data, &v, 4);
 	}
 	vz_spin_unlock(&d->lock);
+}
+
+void vz_virtio_save(struct vz_virtio_dev *d, struct vz_snap_virtio *s)
+{
+	memset(s, 0, sizeof(*s));
+	vz_spin_lock(&d->lock);
+	s->device_id = d->ops->device_id;
+	s->nqueues = d->ops->nqueues;
+	s->status = d->status;
+	s->dev_feat_sel = d->dev_feat_sel;
+	s->drv_feat_sel = d->drv_feat_sel;
+	s->queue_sel = d->queue_sel;
+	s->config_gen = d->config_gen;
+	s->isr = __atomic_load_n(&d->isr, __ATOMIC_SEQ_CST);
+	s->driver_features = d->driver_features;
+	for (unsigned i = 0; i < VZ_VIRTIO_MAX_QUEUES && i < VZ_SNAP_MAX_QUEUES; i++) {
+		const struct vz_vq *q = &d->vq[i];
+		s->vq[i] = (struct vz_snap_vq){
+			.num = q->num, .last_avail = q->last_avail, .used_idx = q->used_idx,
+			.signalled_used = q->signalled_used, .ready = q->ready, .broken = q->broken,
+			.event_idx = q->event_idx, .signalled_valid = q->signalled_valid,
+			.desc_gpa = q->desc_gpa, .avail_gpa = q->avail_gpa, .used_gpa = q->used_gpa,
+		};
+	}
+	vz_spin_unlock(&d->lock);
+}
+
+int vz_virtio_restore(struct vz_virtio_dev *d, const struct vz_snap_virtio *s)
+{
+	int rc = 0;
+
+	if (s->device_id != d->ops->device_id || s->nqueues != d->ops->nqueues)
+		return -EINVAL;
+	vz_spin_lock(&d->lock);
+	d->status = s->status;
+	d->dev_feat_sel = s->dev_feat_sel;
+	d->drv_feat_sel = s->drv_feat_sel;
+	d->queue_sel = s->queue_sel;
+	d->config_gen = s->config_gen;
+	__atomic_store_n(&d->isr, s->isr, __ATOMIC_SEQ_CST);
+	d->driver_features = s->driver_features;
+	for (unsigned i = 0; i < VZ_VIRTIO_MAX_QUEUES && i < VZ_SNAP_MAX_QUEUES; i++) {
+		struct vz_vq *q = &d->vq[i];
+		const struct vz_snap_vq *v = &s->vq[i];
+		vz_vq_reset(q);
+		q->num = v->num;
+		q->last_avail = v->last_avail;
+		q->used_idx = v->used_idx;
+		q->signalled_used = v->signalled_used;
+		q->broken = v->broken;
+		q->event_idx = v->event_idx;
+		q->signalled_valid = v->signalled_valid;
+		q->desc_gpa = v->desc_gpa;
+		q->avail_gpa = v->avail_gpa;
+		q->used_gpa = v->used_gpa;
+		if (v->ready) {
+			if (vz_vq_map(q, d->mem) < 0)
+				rc = -EINVAL;
+			else
+				q->ready = true;
+		}
+	}
+	vz_spin_unlock(&d->lock);
+	return rc;
+}
+
+void vz_virtio_resume(struct vz_virtio_dev *d)
+{
+	uint64_t one = 1;
+	if (__atomic_load_n(&d->isr, __ATOMIC_SEQ_CST) && d->irq_fd >= 0)
+		vz_r_write(d->irq_fd, &one, sizeof(one));
 }

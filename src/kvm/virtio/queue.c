@@ -27,7 +27,7 @@ void vz_vq_reset(struct vz_vq *q)
 	memset(q, 0, sizeof(*q));
 }
 
-int vz_vq_activate(struct vz_vq *q, const struct vz_gmem *m)
+int vz_vq_map(struct vz_vq *q, const struct vz_gmem *m)
 {
 	uint64_t n = q->num;
 
@@ -47,6 +47,13 @@ int vz_vq_activate(struct vz_vq *q, const struct vz_gmem *m)
 		q->used = NULL;
 		return -EINVAL;
 	}
+	return 0;
+}
+
+int vz_vq_activate(struct vz_vq *q, const struct vz_gmem *m)
+{
+	if (vz_vq_map(q, m) < 0)
+		return -EINVAL;
 	q->last_avail = 0;
 	q->used_idx = 0;
 	q->signalled_used = 0;

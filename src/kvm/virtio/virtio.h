@@ -90,6 +90,9 @@ struct vz_vq_elem {
  * derive the host pointers. Returns 0, or -EINVAL (num not a power of two or too big,
  * rings misaligned or outside guest RAM). */
 int vz_vq_activate(struct vz_vq *q, const struct vz_gmem *m);
+/* Only derive the host pointers of @q from its (already set) size and addresses, keeping
+ * its indices: a restored queue. Returns 0 or -EINVAL as vz_vq_activate. */
+int vz_vq_map(struct vz_vq *q, const struct vz_gmem *m);
 /* Forget everything (device reset). */
 void vz_vq_reset(struct vz_vq *q);
 /* Take the next chain. Returns 1 with @e filled, 0 if the ring is empty, -EINVAL if the
@@ -175,5 +178,15 @@ bool vz_virtio_running(const struct vz_virtio_dev *d);
  * closed) or the device is not running, -1 when the driver broke the queue (the
  * device then needs a reset). */
 int vz_virtio_next(struct vz_virtio_dev *d, unsigned qi, struct vz_vq_elem *e);
+
+/* Templates (snapshot.h): copy the transport's state out, under the device's lock, and
+ * back into a device set up afresh (same type, its descriptors and memory new). Restore
+ * returns -EINVAL if the state is not this device's or a ready queue's rings do not lie
+ * in guest RAM. After a restore, vz_virtio_resume raises the interrupt again if the
+ * saved state had one pending (an edge raised while saving may be lost). */
+struct vz_snap_virtio;
+void vz_virtio_save(struct vz_virtio_dev *d, struct vz_snap_virtio *s);
+int vz_virtio_restore(struct vz_virtio_dev *d, const struct vz_snap_virtio *s);
+void vz_virtio_resume(struct vz_virtio_dev *d);
 
 #endif
