@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int vzt_planned, vzt_run, vzt_failed, vzt_skipped;
 
@@ -105,6 +106,32 @@ static inline __attribute__((format(printf, 2, 3))) void vz_test_skip(const char
 	}
 	vzt_case_skipped = 1;
 }
+
+/* VM templates: a test program that starts VMs keeps its own template directory
+ * (VZ_TEMPLATE_DIR, unless the caller set one), so no result depends on what an earlier
+ * run left in the machine's cache; it is removed when the program exits. */
+#ifdef VZ_SANDBOX_H
+static char vzt_tmpl_dir[64];
+static pid_t vzt_tmpl_owner;
+static inline void vzt_tmpl_cleanup(void)
+{
+	if (getpid() != vzt_tmpl_owner) /* a forked child that exit()s */
+		return;
+	vz_vm_templates_drop(vzt_tmpl_dir);
+	rmdir(vzt_tmpl_dir);
+}
+static inline void vzt_private_templates(void)
+{
+	if (getenv("VZ_TEMPLATE_DIR"))
+		return;
+	snprintf(vzt_tmpl_dir, sizeof(vzt_tmpl_dir), "/tmp/vz-tmpl-XXXXXX");
+	if (!mkdtemp(vzt_tmpl_dir))
+		return;
+	vzt_tmpl_owner = getpid();
+	setenv("VZ_TEMPLATE_DIR", vzt_tmpl_dir, 1);
+	atexit(vzt_tmpl_cleanup);
+}
+#endif
 
 static inline int vz_test_run(const struct vzt_case *cases, size_t n, int argc, char **argv)
 {

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -855,7 +856,9 @@ static void t_kill_during_boot(void)
 	vz_result res = { .size = sizeof(res) };
 	pthread_t th;
 
-	if (!CHECK(cfg != NULL) || !CHECK(vz_sandbox_create(&k.sb, VZ_BACKEND_VM, cfg) == 0))
+	/* A cold boot: a restored VM might be done before the kill. */
+	if (!CHECK(cfg != NULL) || vz_config_set_vm_start(cfg, VZ_VM_START_COLD) ||
+	    !CHECK(vz_sandbox_create(&k.sb, VZ_BACKEND_VM, cfg) == 0))
 		return;
 	pthread_create(&th, NULL, kill_soon, &k);
 	vz_sandbox_start(k.sb);
@@ -913,6 +916,348 @@ static void t_ten_vms_at_once(void)
 	}
 }
 
+/* ---- templates: restore, what differs between restored VMs, refusals, races ---- */
+
+/* CHECK_OK and CHECK_INT as expressions (true when they held). */
+#define OKX(call)                                                                               \
+	({                                                                                      \
+		int rc_ = (call);                                                               \
+		vzt_check(rc_ == 0, VZT_LOC, "%s = %d (%s)", #call, rc_, rc_ ? vz_error_last()->message : ""); \
+	})
+#define INTX(a, op, b)                                                                          \
+	({                                                                                      \
+		long long va_ = (long long)(a), vb_ = (long long)(b);                           \
+		vzt_check(va_ op vb_, VZT_LOC, "%s %s %s (%lld vs %lld)", #a, #op, #b, va_, vb_); \
+	})
+
+static bool has_phase(const vz_result *r, const char *name)
+{
+	for (uint32_t i = 0; i < r->phase_count; i++)
+		if (!strcmp(r->phases[i].name, name))
+			return true;
+	return false;
+}
+
+static char logged[4096];
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
+static void keep_log(int level, const char *message, void *ud)
+{
+	(void)ud;
+	if (level > VZ_LOG_WARN)
+		return;
+	pthread_mutex_lock(&log_mu);
+	snprintf(logged + strlen(logged), sizeof(logged) - strlen(logged), "%s\n", message);
+	pthread_mutex_unlock(&log_mu);
+}
+
+/* A VM whose output tells it apart: boot id, 16 random bytes, the wall clock. */
+static const char *const ident_argv[] = {
+	"/bin/sh", "-c",
+	"cat /proc/sys/kernel/random/boot_id; head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n'; "
+	"echo; date +%s; hostname"
+};
+
+/* Start a VM with templates in @dir (NULL: the default) and @mem MiB; fill @res, @out. */
+static int run_tmpl(const char *dir, const char *kernel, int64_t mem_mib, vz_result *res, char *out,
+		    size_t outlen, const char *hostname)
+{
+	vz_config *cfg = base_config(VZ_TEST_ROOTFS, (const char **)ident_argv, 3);
+	int rc;
+
+	if (!cfg)
+		return VZ_ERROR;
+	if ((dir && vz_config_set_vm_templates(cfg, dir)) || (kernel && vz_config_set_kernel(cfg, kernel)) ||
+	    (hostname && vz_config_set_hostname(cfg, hostname))) {
+		vz_config_free(cfg);
+		return VZ_ERROR;
+	}
+	rc = run_vm(cfg, mem_mib << 20, VM_WALL_MS, res, out, outlen);
+	vz_config_free(cfg);
+	return rc;
+}
+
+/* How many published templates @dir holds (16 hex digit directories with a state). */
+static int count_templates(const char *dir, char *slot_out)
+{
+	char cmd[512], line[64];
+	int n = 0;
+	FILE *f;
+	snprintf(cmd, sizeof(cmd), "ls -A %s 2>/dev/null", dir);
+	if (!(f = popen(cmd, "r")))
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char st[600];
+		line[strcspn(line, "\n")] = '\0';
+		if (strlen(line) != 16)
+			continue;
+		snprintf(st, sizeof(st), "%s/%s/state", dir, line);
+		if (access(st, F_OK) == 0) {
+			n++;
+			if (slot_out)
+				snprintf(slot_out, 17, "%s", line);
+		}
+	}
+	pclose(f);
+	return n;
+}
+
+static void t_template_restore(void)
+{
+	char dir[128], out[3][512], slot[17] = "";
+	vz_result res;
+	time_t now;
+
+	snprintf(dir, sizeof(dir), "%s/tmpl-restore", tmpdir);
+	/* First start: a cold boot that saves the template. */
+	if (!OKX(run_tmpl(dir, NULL, 128, &res, out[0], sizeof(out[0]), "first")))
+		return;
+	CHECK_MSG(res.reason == VZ_REASON_EXITED && res.exit_code == 0, "%s %d %s",
+		  vz_reason_name(res.reason), res.exit_code, res.message);
+	CHECK_MSG(has_phase(&res, "boot") && has_phase(&res, "snapshot"), "first start did not save");
+	INTX(count_templates(dir, slot), ==, 1);
+	/* Two restored ones: each its own boot id, randomness and host name; the host's clock. */
+	for (int i = 1; i < 3; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "restored%d", i);
+		if (!OKX(run_tmpl(dir, NULL, 128, &res, out[i], sizeof(out[i]), name)))
+			return;
+		now = time(NULL);
+		CHECK_MSG(res.reason == VZ_REASON_EXITED && res.exit_code == 0, "%s %s",
+			  vz_reason_name(res.reason), res.message);
+		CHECK_MSG(has_phase(&res, "restore") && !has_phase(&res, "boot"),
+			  "start %d was not restored", i);
+		char bid[64] = "", rnd[64] = "", host[32] = "";
+		long long t = 0;
+		CHECK_MSG(sscanf(out[i], "%63s %63s %lld %31s", bid, rnd, &t, host) == 4, "output: %s", out[i]);
+		CHECK_MSG(t >= now - 5 && t <= now + 1, "guest clock %lld, host %lld", t, (long long)now);
+		CHECK_STR(host, name);
+	}
+	CHECK_MSG(strncmp(out[1], out[2], 36) != 0, "two restored VMs share a boot id: %.36s", out[1]);
+	CHECK_MSG(strncmp(out[1] + 37, out[2] + 37, 32) != 0, "two restored VMs read the same random bytes");
+	CHECK_MSG(strncmp(out[0], out[1], 36) != 0, "a restored VM has the template's boot id");
+}
+
+struct tmpl_one {
+	const char *dir;
+	int rc;
+	vz_result res;
+	char out[512];
+};
+
+static void *tmpl_one(void *arg)
+{
+	struct tmpl_one *o = arg;
+	o->rc = run_tmpl(o->dir, NULL, 128, &o->res, o->out, sizeof(o->out), NULL);
+	return NULL;
+}
+
+static void t_template_ten_restored_at_once(void)
+{
+	char dir[128];
+	pthread_t th[NVMS];
+	struct tmpl_one o[NVMS];
+
+	snprintf(dir, sizeof(dir), "%s/tmpl-restore", tmpdir); /* made by template_restore */
+	if (count_templates(dir, NULL) != 1) {
+		vz_result res;
+		char out[512];
+		OKX(run_tmpl(dir, NULL, 128, &res, out, sizeof(out), NULL));
+	}
+	for (int i = 0; i < NVMS; i++) {
+		memset(&o[i], 0, sizeof(o[i]));
+		o[i].dir = dir;
+		pthread_create(&th[i], NULL, tmpl_one, &o[i]);
+	}
+	for (int i = 0; i < NVMS; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_MSG(o[i].rc == VZ_OK && o[i].res.reason == VZ_REASON_EXITED && o[i].res.exit_code == 0,
+			  "vm %d: rc %d %s %s", i, o[i].rc, vz_reason_name(o[i].res.reason), o[i].res.message);
+		CHECK_MSG(has_phase(&o[i].res, "restore"), "vm %d was not restored", i);
+		CHECK_MSG(strlen(o[i].out) > 36 + 33, "vm %d printed '%s'", i, o[i].out);
+		for (int j = 0; j < i; j++)
+			CHECK_MSG(strncmp(o[i].out, o[j].out, 36), "vms %d and %d share a boot id", i, j);
+	}
+}
+
+/* Damage the template in @dir with @how, then a start must boot cold, log @want, and
+ * replace it (the start after restores again). */
+static void refused_then_replaced(const char *dir, const char *kernel, const char *how, const char *want)
+{
+	char cmd[1024], slot[17] = "", out[512];
+	vz_result res;
+
+	if (count_templates(dir, slot) != 1 && !OKX(run_tmpl(dir, kernel, 128, &res, out, sizeof(out), NULL)))
+		return;
+	if (!INTX(count_templates(dir, slot), ==, 1))
+		return;
+	snprintf(cmd, sizeof(cmd), "cd %s/%s && %s", dir, slot, how);
+	CHECK_MSG(system(cmd) == 0, "%s", cmd);
+	logged[0] = '\0';
+	vz_log_set_callback(keep_log, VZ_LOG_WARN, NULL);
+	OKX(run_tmpl(dir, kernel, 128, &res, out, sizeof(out), NULL));
+	vz_log_set_callback(NULL, 0, NULL);
+	CHECK_MSG(res.reason == VZ_REASON_EXITED && res.exit_code == 0, "%s %s", vz_reason_name(res.reason),
+		  res.message);
+	CHECK_MSG(has_phase(&res, "boot") && !has_phase(&res, "restore"), "%s: not a cold boot", how);
+	CHECK_MSG(strstr(logged, "refused") && strstr(logged, want), "%s: logged '%s', wanted '%s'", how,
+		  logged, want);
+	OKX(run_tmpl(dir, kernel, 128, &res, out, sizeof(out), NULL));
+	CHECK_MSG(has_phase(&res, "restore"), "%s: the template was not replaced", how);
+}
+
+static void t_template_refused(void)
+{
+	char dir[128], kdir[128], kernel[256], cmd[600];
+	const char *k = getenv("VZ_KERNEL");
+
+	snprintf(dir, sizeof(dir), "%s/tmpl-refused", tmpdir);
+	/* A memory file cut short, a damaged state, another libvz build. */
+	refused_then_replaced(dir, NULL, "chmod u+w memory && truncate -s 4096 memory", "memory file");
+	refused_then_replaced(dir, NULL, "chmod u+w state && printf '\\377' | dd of=state bs=1 seek=4200 conv=notrunc 2>/dev/null",
+			      "damaged");
+	refused_then_replaced(dir, NULL,
+			      "chmod u+w state && printf 'X' | dd of=state bs=1 seek=22 conv=notrunc 2>/dev/null",
+			      "made by");
+	/* A guest kernel file changed since (a copy of the kernel, touched). */
+	if (!k) {
+		vz_test_skip(NULL, "VZ_KERNEL unset: no kernel to copy");
+		return;
+	}
+	snprintf(kdir, sizeof(kdir), "%s/tmpl-kernel", tmpdir);
+	snprintf(kernel, sizeof(kernel), "%s/vmlinux", kdir);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s && cp %s %s", kdir, k, kernel);
+	if (!CHECK(system(cmd) == 0))
+		return;
+	snprintf(cmd, sizeof(cmd), "touch -d '2001-01-01' %s", kernel);
+	refused_then_replaced(kdir, kernel, cmd, "guest kernel");
+}
+
+/* Two processes starting the same kind of VM at once with no template: one is made. */
+static void t_template_concurrent_first_use(void)
+{
+	char dir[128], out[512];
+	vz_result res;
+	pid_t pid[2];
+
+	snprintf(dir, sizeof(dir), "%s/tmpl-race", tmpdir);
+	for (int i = 0; i < 2; i++) {
+		if ((pid[i] = fork()) == 0) {
+			vz_result r;
+			char o[512];
+			_exit(run_tmpl(dir, NULL, 128, &r, o, sizeof(o), NULL) == VZ_OK &&
+					      r.reason == VZ_REASON_EXITED && r.exit_code == 0 ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		int st = -1;
+		waitpid(pid[i], &st, 0);
+		CHECK_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0, "process %d failed (status %d)", i, st);
+	}
+	INTX(count_templates(dir, NULL), ==, 1);
+	OKX(run_tmpl(dir, NULL, 128, &res, out, sizeof(out), NULL));
+	CHECK_MSG(has_phase(&res, "restore"), "the one template made is not usable");
+	/* Nothing half-written is left: only the template, its lock. */
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s | grep -v '^[0-9a-f]\\{16\\}$' | grep -v '^\\.[0-9a-f]\\{16\\}\\.lock$')\"", dir);
+	CHECK_MSG(system(cmd) == 0, "leftovers in %s", dir);
+}
+
+/* Made ahead of time, on the sandbox that then starts from it; and the refusals. */
+static void t_template_make_ahead(void)
+{
+	char dir[128];
+	vz_config *cfg = base_config(VZ_TEST_ROOTFS, (const char **)ident_argv, 3);
+	vz_sandbox *sb = NULL;
+	vz_result res = { .size = sizeof(res) };
+
+	snprintf(dir, sizeof(dir), "%s/tmpl-ahead", tmpdir);
+	if (!CHECK(cfg != NULL) || !OKX(vz_config_set_vm_templates(cfg, dir)))
+		return;
+	if (OKX(vz_sandbox_create(&sb, VZ_BACKEND_VM, cfg))) {
+		vz_sandbox_limit(sb, VZ_LIMIT_MEMORY, 96ll << 20);
+		OKX(vz_sandbox_make_template(sb));
+		INTX(count_templates(dir, NULL), ==, 1);
+		OKX(vz_sandbox_make_template(sb)); /* there already: kept */
+		INTX(count_templates(dir, NULL), ==, 1);
+		OKX(vz_sandbox_start(sb));
+		OKX(vz_sandbox_wait(sb, -1, &res));
+		CHECK_MSG(res.reason == VZ_REASON_EXITED && has_phase(&res, "restore"),
+			  "%s, restored: %d", vz_reason_name(res.reason), has_phase(&res, "restore"));
+		INTX(vz_sandbox_make_template(sb), ==, VZ_ESTATE);
+		vz_sandbox_free(sb);
+	}
+	/* Cold starts asked for: neither read nor made. */
+	OKX(vz_config_set_vm_start(cfg, VZ_VM_START_COLD));
+	snprintf(dir, sizeof(dir), "%s/tmpl-cold", tmpdir);
+	OKX(vz_config_set_vm_templates(cfg, dir));
+	if (OKX(run_vm(cfg, 96ll << 20, VM_WALL_MS, &res, NULL, 0)))
+		CHECK_MSG(has_phase(&res, "boot") && !has_phase(&res, "snapshot"), "cold start saved");
+	INTX(count_templates(dir, NULL), ==, 0);
+	vz_config_free(cfg);
+}
+
+/* A directory that cannot be used, or one deleted while a restored VM runs: starts
+ * boot cold (or go on), never fail; a host marked unable to save is not asked again. */
+static void t_template_dir_trouble(void)
+{
+	char dir[128], out[512], slot[17] = "", cmd[512];
+	vz_result res;
+
+	if (OKX(run_tmpl("/dev/null/templates", NULL, 128, &res, out, sizeof(out), NULL)))
+		CHECK_MSG(res.reason == VZ_REASON_EXITED && has_phase(&res, "boot"), "%s",
+			  vz_reason_name(res.reason));
+	snprintf(dir, sizeof(dir), "%s/tmpl-gone", tmpdir);
+	OKX(run_tmpl(dir, NULL, 128, &res, out, sizeof(out), NULL));
+	if (!INTX(count_templates(dir, slot), ==, 1))
+		return;
+	/* Deleted while one restored from it runs. */
+	{
+		const char *argv[] = { "/bin/sh", "-c", "sleep 1; echo still" };
+		vz_config *cfg = base_config(VZ_TEST_ROOTFS, argv, 3);
+		vz_sandbox *sb = NULL;
+		vz_result r = { .size = sizeof(r) };
+		char buf[64] = "";
+		if (CHECK(cfg) && OKX(vz_config_set_vm_templates(cfg, dir)) &&
+		    OKX(vz_sandbox_create(&sb, VZ_BACKEND_VM, cfg))) {
+			vz_sandbox_limit(sb, VZ_LIMIT_MEMORY, 128ll << 20);
+			if (OKX(vz_sandbox_start(sb))) {
+				OKX(vz_vm_templates_drop(dir));
+				snprintf(cmd, sizeof(cmd), "rmdir %s", dir);
+				CHECK(system(cmd) == 0);
+				ssize_t n = read(vz_sandbox_stdio_fd(sb, VZ_STDOUT), buf, sizeof(buf) - 1);
+				buf[n > 0 ? n : 0] = '\0';
+				OKX(vz_sandbox_wait(sb, -1, &r));
+				CHECK_MSG(r.reason == VZ_REASON_EXITED && r.exit_code == 0 && !strcmp(buf, "still\n"),
+					  "%s '%s' restored %d", vz_reason_name(r.reason), buf, has_phase(&r, "restore"));
+			}
+		}
+		vz_sandbox_free(sb);
+		vz_config_free(cfg);
+	}
+	OKX(run_tmpl(dir, NULL, 128, &res, out, sizeof(out), NULL));
+	CHECK_MSG(has_phase(&res, "snapshot"), "the deleted template was not made again");
+	/* The host marked as unable to save such a VM: cold, not asked again, make says so. */
+	snprintf(cmd, sizeof(cmd), "cd %s && rm -rf %s && echo 'KVM_GET_XSAVE failed (errno 22)' > %s.unsupported",
+		 dir, slot, slot);
+	CHECK(system(cmd) == 0);
+	OKX(run_tmpl(dir, NULL, 128, &res, out, sizeof(out), NULL));
+	CHECK_MSG(has_phase(&res, "boot") && !has_phase(&res, "snapshot"), "tried to save anyway");
+	INTX(count_templates(dir, NULL), ==, 0);
+	{
+		vz_config *cfg = base_config(VZ_TEST_ROOTFS, (const char **)ident_argv, 3);
+		vz_sandbox *sb = NULL;
+		if (CHECK(cfg) && OKX(vz_config_set_vm_templates(cfg, dir)) &&
+		    OKX(vz_sandbox_create(&sb, VZ_BACKEND_VM, cfg))) {
+			vz_sandbox_limit(sb, VZ_LIMIT_MEMORY, 128ll << 20);
+			INTX(vz_sandbox_make_template(sb), ==, VZ_ENOTSUP);
+			CHECK_MSG(strstr(vz_error_last()->message, "unsupported"), "message: %s",
+				  vz_error_last()->message);
+		}
+		vz_sandbox_free(sb);
+		vz_config_free(cfg);
+	}
+}
+
 /* boots: the case boots the guest kernel (tens of seconds on kvm_pvm); the hostile
  * guests are tiny hand-made kernels and run in milliseconds. */
 static const struct {
@@ -931,6 +1276,12 @@ static const struct {
 	{ "guest_panic", t_guest_panic, 1 },
 	{ "kill_during_boot", t_kill_during_boot, 1 },
 	{ "ten_vms_at_once", t_ten_vms_at_once, 1 },
+	{ "template_restore", t_template_restore, 1 },
+	{ "template_ten_restored_at_once", t_template_ten_restored_at_once, 1 },
+	{ "template_refused", t_template_refused, 1 },
+	{ "template_concurrent_first_use", t_template_concurrent_first_use, 1 },
+	{ "template_make_ahead", t_template_make_ahead, 1 },
+	{ "template_dir_trouble", t_template_dir_trouble, 1 },
 };
 
 int main(int argc, char **argv)
@@ -942,6 +1293,7 @@ int main(int argc, char **argv)
 
 	if (vz_backend_available(VZ_BACKEND_VM, &why))
 		vz_test_skip_all("kvm", "%s", why);
+	vzt_private_templates();
 	if (!mkdtemp(tmpdir)) {
 		printf("Bail out! mkdtemp\n");
 		return 1;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `vz run --json`: the whole vz_result (or the error that prevented one) as one line of
- * JSON. Integers keep libvz's units (ns, bytes) so nothing is rounded. */
+ * JSON. Integers keep libvz's units (ns, bytes) so nothing is rounded. Also the line of
+ * `vz template make --json`. */
 #include <inttypes.h>
 #include <string.h>
 
@@ -109,5 +110,15 @@ void vz_cli_json_print(FILE *f, vz_backend backend, const vz_result *res,
 		fputs("null", f);
 	}
 	fputs("}\n", f);
+	fflush(f);
+}
+
+void vz_cli_json_template(FILE *f, vz_backend backend, const char *dir)
+{
+	fputs("{\"backend\":", f);
+	json_string(f, vz_backend_name(backend) ? vz_backend_name(backend) : "unknown");
+	fputs(",\"templates\":", f);
+	json_string(f, dir);
+	fputs(",\"error\":null}\n", f);
 	fflush(f);
 }

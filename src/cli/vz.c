@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* `vz`: the command line of libvz. `vz run` runs one sandbox, `vz check` says what this
- * host can run. A thin layer over the public API: what a sandbox is, and every check of
- * its configuration, belongs to libvz. */
+/* `vz`: the command line of libvz. `vz run` runs one sandbox, `vz template` makes and
+ * drops VM templates, `vz check` says what this host can run. A thin layer over the
+ * public API: what a sandbox is, and every check of its configuration, belongs to
+ * libvz. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,9 @@ static void usage(FILE *f)
 	      "\n"
 	      "Commands:\n"
 	      "  run [OPTIONS] [--] CMD [ARGS...]   run CMD in a sandbox, exit with its status\n"
+	      "  template make [OPTIONS] [--] CMD   make the VM template that vz run OPTIONS\n"
+	      "                                     CMD would start from; print its directory\n"
+	      "  template drop [DIR]                remove every VM template in DIR\n"
 	      "  check                              what this host can run, and why not\n"
 	      "  help [COMMAND]                     show help\n"
 	      "\n"
@@ -72,6 +76,8 @@ static int help(const char *command)
 		return vz_cli_run(2, sub);
 	if (!strcmp(command, "check"))
 		return vz_cli_check(2, sub);
+	if (!strcmp(command, "template"))
+		return vz_cli_template(2, sub);
 	return vz_cli_fail("unknown command '%s' (see vz --help)", command);
 }
 
@@ -104,6 +110,8 @@ int main(int argc, char **argv)
 		return vz_cli_run(argc - 1, argv + 1);
 	if (!strcmp(cmd, "check"))
 		return vz_cli_check(argc - 1, argv + 1);
+	if (!strcmp(cmd, "template"))
+		return vz_cli_template(argc - 1, argv + 1);
 	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help"))
 		return help(cmd[0] == 'h' && argc > 2 ? argv[2] : NULL);
 	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {

@@ -434,7 +434,7 @@ int vz_tmpl_publish(struct vz_tmpl *t, uint32_t ndev)
 
 	if (t->save_state_fd < 0 || fstat(t->save_state_fd, &sst) < 0 || fstat(t->save_mem_fd, &mst) < 0)
 		return vz_err_set(VZ_ERROR, 0, "vm template: nothing was saved");
-	if (sst.st_size <= VZ_SNAP_PAYLOAD_OFF || sst.st_size > VZ_SNAP_PAYLOAD_OFF + VZ_SNAP_PAYLOAD_MAX)
+	if (sst.st_size < VZ_SNAP_PAYLOAD_OFF + 8 || sst.st_size > VZ_SNAP_PAYLOAD_OFF + VZ_SNAP_PAYLOAD_MAX)
 		return vz_err_set(VZ_ERROR, 0, "vm template: the VM ended before it could be saved");
 	if (!(buf = malloc((size_t)sst.st_size)))
 		return vz_err_oom();

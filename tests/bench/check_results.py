@@ -2,8 +2,11 @@
 """Check what vz-bench wrote: the JSON is whole and self-consistent (every summary is
 recomputed from the raw samples, every ratio from the medians, every data rate from its
 p50), the CSV and the terminal table agree with it, and nothing failed. The data
-workloads (stdout64m, bind64m) must have run in every libvz mode and in no peer. With --charts DIR, check the SVGs that
-bench/charts.py drew from it instead.
+workloads (stdout64m, bind64m) must have run in every libvz mode and in no peer. The
+restored VM modes (vm_start "restore": libvz-vm, libvz-vm-prepared, libvz-vm-NAME) must
+have restored in every run whose template was made (no run "booted_cold"), libvz-vm-cold
+booted every time, and the restored/cold ratios must follow from the medians and PSS.
+With --charts DIR, check the SVGs that bench/charts.py drew from it instead.
 
     check_results.py RESULTS.json RESULTS.csv TABLE.txt
     check_results.py --charts DIR RESULTS.json
@@ -51,9 +54,15 @@ def check_summary(where, summary, samples):
         check(close(summary.get(k), v, 1e-4), f"{where}: {k} is {summary.get(k)}, samples give {v}")
 
 
+def templates_ok(m):
+    """Every template of a restored mode was made (then no run of it may boot cold)."""
+    return all(t["made"] for t in m.get("templates") or [])
+
+
 def check_json(r):
     for key in ("benchmark", "schema", "libvz_version", "date", "command", "host", "settings",
-                "workloads", "modes", "latency", "ratios", "phases", "memory", "concurrency"):
+                "workloads", "modes", "latency", "ratios", "restore_ratios", "phases", "memory",
+                "concurrency"):
         check(key in r, f"results.json has no '{key}'")
     if problems:
         return
@@ -71,6 +80,30 @@ def check_json(r):
         if not m["libvz"]:
             check(m["pair"] in modes and modes[m["pair"]]["libvz"], f"{m['name']}: no libvz pair")
     check("libvz-container" in modes or "libvz-vm" in modes, "no libvz mode")
+    # The VM class has the restored start (libvz-vm) and the cold one side by side.
+    if "libvz-vm" in modes:
+        cold = modes.get("libvz-vm-cold")
+        if check(cold, "libvz-vm without libvz-vm-cold"):
+            check(cold["available"] == modes["libvz-vm"]["available"] or
+                  "--only" in (cold["skipped_because"] or "") or
+                  "--only" in (modes["libvz-vm"]["skipped_because"] or ""),
+                  "libvz-vm and libvz-vm-cold: one ran, the other not")
+            check(cold["libvz"] and (cold["vm_start"] == "cold" or not cold["available"]),
+                  f"libvz-vm-cold: {cold}")
+        check(modes["libvz-vm"]["vm_start"] == "restore" or not modes["libvz-vm"]["available"],
+              "libvz-vm: vm_start is not restore")
+    for m in r["modes"]:
+        restored = m.get("vm_start") == "restore"
+        check(m.get("vm_start") in (None, "restore", "cold"), f"{m['name']}: vm_start {m.get('vm_start')}")
+        check(m["libvz"] and m["class"] == "vm" or m.get("vm_start") is None,
+              f"{m['name']}: vm_start for a mode that is not a libvz VM")
+        check((m.get("templates") is not None) == restored,
+              f"{m['name']}: templates listed for a mode that does not restore, or missing")
+        for t in m.get("templates") or []:
+            check(t["made"] == (t["error"] is None) and t["ms"] >= 0,
+                  f"{m['name']}: template for {t['for']}: {t}")
+        if restored and m["available"]:
+            check(m["templates"], f"{m['name']}: no template was made")
     if os.environ.get("CI") == "true":
         want = []
         if modes.get("libvz-container", {}).get("available"):
@@ -104,6 +137,13 @@ def check_json(r):
                   f"{where}: n {e['n']}, {len(e['samples_ms'])} samples, {runs} asked for")
             check_summary(where, e["summary_ms"], e["samples_ms"])
             check(all(x > 0 for x in e["samples_ms"]), f"{where}: a sample <= 0")
+            if m.get("vm_start") == "restore":
+                check(isinstance(e.get("booted_cold"), int) and 0 <= e["booted_cold"] <= e["n"],
+                      f"{where}: booted_cold {e.get('booted_cold')}")
+                check(not templates_ok(m) or e.get("booted_cold") == 0,
+                      f"{where}: {e.get('booted_cold')} of {e['n']} runs booted cold")
+            else:
+                check(e.get("booted_cold") is None, f"{where}: booted_cold for a mode that does not restore")
 
     # Data rates: 64 MiB over the p50, and over the p50 less true's p50 (same mode).
     tput = {(x["mode"], x["workload"]): x for x in r.get("throughput") or []}
@@ -164,33 +204,80 @@ def check_json(r):
                   f"phases {m['name']}/{w}: {names}")
             check(all(p["p50_ms"] >= 0 and p["n"] >= 1 for p in e["phases"]),
                   f"phases {m['name']}/{w}: a negative or empty phase")
+            # how the VM came up: restored (libvz-vm; libvz-vm-prepared restores in its
+            # untimed prepare, before the phases it lists), or a full boot every time
+            n = lat[(m["name"], w)]["n"]
+            byname = {p["name"]: p for p in e["phases"]}
+            if m.get("vm_start") == "restore" and not m["name"].endswith("-prepared") and \
+                    templates_ok(m):
+                check(byname.get("restore", {}).get("n") == n and "boot" not in byname,
+                      f"phases {m['name']}/{w}: not restored in all {n} runs: {names}")
+            if m.get("vm_start") == "cold":
+                check(byname.get("boot", {}).get("n") == n and "restore" not in byname,
+                      f"phases {m['name']}/{w}: not booted in all {n} runs: {names}")
             total = lat[(m["name"], w)]["summary_ms"]
             if total and lat[(m["name"], w)]["n"] == 1:
                 part = sum(p["p50_ms"] for p in e["phases"])
                 check(part <= total["p50"] + 0.5,
                       f"phases {m['name']}/{w}: sum {part:.3f} ms > the run's {total['p50']:.3f}")
 
+    # Restored against cold and QEMU: p50 over p50 (latency) and PSS over PSS (memory).
+    for x in r["restore_ratios"]:
+        where = f"restore_ratios {x['what']} {x['mode']}/{x['against']} {x['workload']}"
+        check(x["mode"] == "libvz-vm" and x["against"] in ("libvz-vm-cold", "qemu-microvm"), where)
+        if x["what"] == "latency":
+            a = lat.get((x["mode"], x["workload"]), {}).get("summary_ms") or {}
+            b = lat.get((x["against"], x["workload"]), {}).get("summary_ms") or {}
+            check(close(x["p50_ms"], a.get("p50")) and close(x["against_p50_ms"], b.get("p50")) and
+                  close(x["ratio"], x["p50_ms"] / x["against_p50_ms"]), f"{where}: {x} vs {a}, {b}")
+        else:
+            check(x["what"] == "memory" and x["against"] == "libvz-vm-cold", where)
+            a = next((e for e in r["memory"] if e["mode"] == x["mode"]), {})
+            b = next((e for e in r["memory"] if e["mode"] == x["against"]), {})
+            check(close(x["pss_kib"], a.get("pss_kib")) and close(x["against_pss_kib"], b.get("pss_kib"))
+                  and close(x["ratio"], x["pss_kib"] / x["against_pss_kib"]), f"{where}: {x}")
+    have = {(x["what"], x["against"], x["workload"]) for x in r["restore_ratios"]}
+    for peer in ("libvz-vm-cold", "qemu-microvm"):
+        if not (modes.get("libvz-vm", {}).get("available") and modes.get(peer, {}).get("available")):
+            continue
+        for w in workloads:
+            if w not in libvz_only or peer == "libvz-vm-cold":
+                check(("latency", peer, w) in have, f"restore_ratios: no libvz-vm/{peer} for {w}")
+        if peer == "libvz-vm-cold" and r["memory"]:
+            check(("memory", peer, "ready") in have, "restore_ratios: no memory libvz-vm/libvz-vm-cold")
+
     mem = {e["mode"]: e for e in r["memory"]}
     for m in avail if r["memory"] else ():  # empty: --no-memory
         e = mem.get(m["name"])
         if not check(e, f"memory {m['name']}: missing"):
             continue
+        check(e["sandboxes"] == s["memory_sandboxes"] >= 1, f"memory {m['name']}: sandboxes {e['sandboxes']}")
+        if m.get("vm_start") == "restore":
+            check(e.get("booted_cold") == 0 or not templates_ok(m),
+                  f"memory {m['name']}: {e.get('booted_cold')} booted cold")
+        else:
+            check(e.get("booted_cold") is None, f"memory {m['name']}: booted_cold for a mode that does not restore")
         if not check(e["available"], f"memory {m['name']}: {e['error']}"):
             continue
         check(e["processes"] >= 1 and 0 < e["pss_kib"] <= e["rss_kib"],
               f"memory {m['name']}: {e}")
+        check(e["pss_kib"] == e["pss_total_kib"] // e["sandboxes"],
+              f"memory {m['name']}: PSS per sandbox is not the total over {e['sandboxes']}: {e}")
         if m["libvz"] or m["name"] in ("crun", "runc"):
             check(e["cgroup_kib"] is not None and e["cgroup_kib"] > 0,
                   f"memory {m['name']}: no cgroup charge found")
         if m["libvz"] and m["class"] == "vm":
             check(e["rss_kib"] > 1024 and "beyond" in (e["note"] or ""),
                   f"memory {m['name']}: {e}")
-            # beyond guest RAM = PSS - resident guest RAM, stated explicitly
+            # beyond guest RAM = PSS - guest RAM's PSS, stated explicitly
             check(isinstance(e.get("guest_ram_rss_kib"), int) and
-                  e.get("beyond_guest_ram_kib") == e["pss_kib"] - e["guest_ram_rss_kib"],
-                  f"memory {m['name']}: beyond_guest_ram_kib is not PSS - guest RAM: {e}")
+                  isinstance(e.get("guest_ram_pss_kib"), int) and
+                  e["guest_ram_pss_kib"] <= e["guest_ram_rss_kib"] and
+                  e.get("beyond_guest_ram_kib") == e["pss_kib"] - e["guest_ram_pss_kib"],
+                  f"memory {m['name']}: beyond_guest_ram_kib is not PSS - guest RAM PSS: {e}")
         else:
-            check(e.get("guest_ram_rss_kib") is None and e.get("beyond_guest_ram_kib") is None,
+            check(e.get("guest_ram_rss_kib") is None and e.get("beyond_guest_ram_kib") is None
+                  and e.get("guest_ram_pss_kib") is None,
                   f"memory {m['name']}: guest RAM figures for a mode without libvz's VMM")
 
     conc = {(e["mode"], e["level"]): e for e in r["concurrency"]}
@@ -203,6 +290,12 @@ def check_json(r):
             if not check(e, f"{where}: missing"):
                 continue
             check(e["failures"] == 0, f"{where}: {e['failures']} failed: {e['first_error']}")
+            if m.get("vm_start") == "restore":
+                check(isinstance(e.get("booted_cold"), int) and
+                      (e["booted_cold"] == 0 or not templates_ok(m)),
+                      f"{where}: {e.get('booted_cold')} booted cold")
+            else:
+                check(e.get("booted_cold") is None, f"{where}: booted_cold for a mode that does not restore")
             check(e["rounds"] == rounds and e["sandboxes"] == lv * rounds ==
                   len(e["samples_ms"]) and len(e["makespan_ms"]) == rounds,
                   f"{where}: rounds {e['rounds']}, sandboxes {e['sandboxes']}")
@@ -231,6 +324,9 @@ def check_csv(path, r, lat, avail, workloads, libvz_only):
             if check(x, f"csv: no latency row for {m['name']}/{w}") and js:
                 check(close(float(x["p50_ms"]), js["p50"], 1e-5),
                       f"csv: {m['name']}/{w} p50 differs from the JSON")
+                bc = lat[(m["name"], w)].get("booted_cold")
+                check(x["booted_cold"] == ("" if bc is None else str(bc)),
+                      f"csv: {m['name']}/{w} booted_cold differs from the JSON")
                 t = tput.get((m["name"], w))
                 if t:
                     net = t["net_mib_per_s"]
@@ -243,8 +339,9 @@ def check_csv(path, r, lat, avail, workloads, libvz_only):
             e = next((e for e in r["memory"] if e["mode"] == m["name"]), {})
             if check(x, f"csv: no memory row for {m['name']}") and \
                     e.get("beyond_guest_ram_kib") is not None:
-                check(x["beyond_guest_ram_kib"] == str(e["beyond_guest_ram_kib"]),
-                      f"csv: {m['name']} beyond_guest_ram_kib differs from the JSON")
+                check(x["beyond_guest_ram_kib"] == str(e["beyond_guest_ram_kib"]) and
+                      x["guest_ram_pss_kib"] == str(e["guest_ram_pss_kib"]),
+                      f"csv: {m['name']} beyond_guest_ram_kib or guest_ram_pss_kib differs from the JSON")
     for e in r["concurrency"]:
         x = by.get(("concurrency", e["mode"], "true", str(e["level"])))
         if check(x, f"csv: no concurrency row for {e['mode']}/{e['level']}"):
@@ -261,8 +358,14 @@ def check_table(path, r, avail, libvz_only):
     want += ["concurrency:"] if r["concurrency"] else []
     want += ["data through the sandbox"] if libvz_only else []
     want += ["n/a: libvz modes only"] if libvz_only and any(not m["libvz"] for m in avail) else []
+    want += ["restored VM start"] if any(x["what"] == "latency" for x in r["restore_ratios"]) else []
+    want += ["restored / cold"] if any(x["what"] == "memory" for x in r["restore_ratios"]) else []
     for what in want:
         check(what in text, f"table: no '{what}'")
+    # a warning line for every figure of a restored mode that includes cold boots
+    cold = sum(1 for e in r["latency"] + r["concurrency"] + r["memory"] if e.get("booted_cold"))
+    check(text.count("booted cold (no") == cold,
+          f"table: {text.count('booted cold (no')} cold-boot warnings, {cold} figures with cold boots")
 
 
 def check_charts(d, r):

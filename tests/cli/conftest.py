@@ -79,6 +79,12 @@ def need(backend: str, request: pytest.FixtureRequest) -> str:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # VM templates of this session only, so no result depends on an earlier run's
+    # cache and none is left in the machine's (removed at the end of the session).
+    if "VZ_TEMPLATE_DIR" not in os.environ:
+        import tempfile
+        os.environ["VZ_TEMPLATE_DIR"] = tempfile.mkdtemp(prefix="vz-tmpl-")
+        config._vz_own_templates = os.environ["VZ_TEMPLATE_DIR"]
     config.addinivalue_line("markers", "core: also runs on the VM backend of slow hosts")
 
 
@@ -118,6 +124,10 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    own = getattr(session.config, "_vz_own_templates", None)
+    if own:
+        import shutil
+        shutil.rmtree(own, ignore_errors=True)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is None or exitstatus != 0:
         return

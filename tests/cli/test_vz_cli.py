@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: MIT
 """The installed `vz` binary, driven as a user would: exit statuses, --json, bad flags,
-`vz check`."""
+`vz template`, `vz check`."""
 
 from __future__ import annotations
 
@@ -34,11 +34,22 @@ def test_version() -> None:
 
 
 @pytest.mark.parametrize("args", [["--help"], ["-h"], ["help"], ["run", "--help"],
-                                  ["check", "--help"], ["help", "run"], ["help", "check"]])
+                                  ["check", "--help"], ["help", "run"], ["help", "check"],
+                                  ["template", "--help"], ["help", "template"],
+                                  ["template", "make", "--help"],
+                                  ["template", "drop", "--help"]])
 def test_help(args: list) -> None:
     p = run_vz(*args)
     assert p.returncode == 0 and p.stderr == b""
     assert p.stdout.startswith(b"Usage: vz")
+
+
+def test_help_names_the_template_options() -> None:
+    assert b"template make" in run_vz("--help").stdout
+    assert b"template drop" in run_vz("--help").stdout
+    for args in (["run", "--help"], ["help", "template"]):
+        out = run_vz(*args).stdout
+        assert b"--vm-start restore|cold" in out and b"--templates DIR" in out, args
 
 
 def test_no_command() -> None:
@@ -68,6 +79,21 @@ def test_no_command() -> None:
     (["run", "--user", "root", "--", "true"], "--user root"),
     (["run", "--env", "=x", "--", "true"], "--env =x"),
     (["run"], "no command given"),
+    (["run", "--vm-start", "bogus", "--", "true"],
+     "run: --vm-start bogus: unknown VM start (use restore or cold)"),
+    (["run", "--vm-start"], "option --vm-start needs a value"),
+    (["run", "--templates"], "option --templates needs a value"),
+    (["template"], "template: no subcommand"),
+    (["template", "frob"], "template: unknown subcommand 'frob'"),
+    (["template", "make"], "template make: no command given"),
+    (["template", "make", "--json"], "template make: no command given"),
+    (["template", "make", "--bogus", "--", "true"],
+     "template make: unknown option --bogus (see vz template make --help)"),
+    (["template", "make", "--vm-start", "fast", "--", "true"],
+     "template make: --vm-start fast: unknown VM start"),
+    (["template", "make", "--memory", "12X", "--", "true"], "template make: --memory 12X"),
+    (["template", "drop", "a", "b"], "template drop: unexpected argument 'b'"),
+    (["template", "drop", "--bogus"], "template drop: unknown option --bogus"),
     (["run", "--json"], "no command given"),
     (["check", "--bogus"], "unknown option --bogus"),
     (["check", "--backend", "jail"], "--backend jail"),
@@ -243,6 +269,120 @@ def test_default_rootfs(container: str) -> None:
     else:
         assert p.returncode == FAIL
         assert b"$VZ_ROOTFS is not set" in p.stderr and b"/libvz/rootfs" in p.stderr
+
+
+# -- VM starts and templates --------------------------------------------------------
+
+
+def test_container_refuses_vm_start_and_templates(tmp_path: Path) -> None:
+    """libvz refuses VM settings for a container at create; vz says so (no backend is
+    needed: the refusal comes before anything runs)."""
+    p = run_vz("run", "--vm-start", "cold", "--", "true")
+    assert p.returncode == FAIL and p.stdout == b""
+    assert p.stderr.startswith(b"vz: run: container: a cold VM start"), p.stderr
+    p = run_vz("run", "--templates", str(tmp_path), "--json", "--", "true")
+    assert p.returncode == FAIL
+    assert b"vz: run: container: a template directory" in p.stderr
+    err = last_json(p.stdout)["error"]
+    assert err["call"] == "vz_sandbox_create" and str(tmp_path) in err["message"]
+    # A relative directory is taken from vz's working directory.
+    p = run_vz("run", "--templates", "rel", "--", "true", cwd=str(tmp_path))
+    assert p.returncode == FAIL and f"{tmp_path}/rel".encode() in p.stderr
+    # "restore" is the default, which a container takes (as libvz does).
+    p = run_vz("run", "--vm-start", "restore", "--json", "--", "true")
+    assert b"VM setting" not in p.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_template_make_refuses_a_container() -> None:
+    p = run_vz("template", "make", "--backend", "container", "--json", "--", "true")
+    assert p.returncode == FAIL
+    assert b"vz: template make: vz_sandbox_make_template: the container backend has no " \
+        b"templates" in p.stderr
+    err = last_json(p.stdout)["error"]
+    assert (err["call"], err["code"]) == ("vz_sandbox_make_template", -4)
+    p = run_vz("template", "make", "--backend", "container", "--vm-start", "cold", "--",
+               "true")
+    assert p.returncode == FAIL and b"cold VM start" in p.stderr
+
+
+SLOT = "0123456789abcdef"
+DROPPED = [SLOT, f".{SLOT}.lock", "fedcba9876543210.unsupported",
+           f".tmp-{SLOT}-123-0", f".{SLOT}.unsupported.42"]
+KEPT = ["notes.txt", "0123456789ABCDEF", "0123456789abcde", "0123456789abcdeg",
+        f"{SLOT}0", ".lock", ".tmp-other", "keep"]
+
+
+def fake_layout(root: Path) -> None:
+    """What libvz writes into a template directory (src/kvm/template.h), and files
+    beside them that are not libvz's."""
+    for d in (SLOT, f".tmp-{SLOT}-123-0"):
+        (root / d).mkdir()
+        for f in ("state", "memory"):
+            (root / d / f).write_bytes(b"x")
+    for f in (f".{SLOT}.lock", "fedcba9876543210.unsupported", f".{SLOT}.unsupported.42",
+              "notes.txt", f"{SLOT}0", ".lock"):
+        (root / f).write_text("x\n")
+    for d in ("0123456789ABCDEF", "0123456789abcde", "0123456789abcdeg", ".tmp-other",
+              "keep"):
+        (root / d).mkdir()
+        (root / d / "state").write_text("mine\n")
+
+
+def vm_backend_built() -> bool:
+    return "not built" not in run_vz("check", "--backend", "vm").stdout.decode()
+
+
+def test_template_drop_empty_and_missing(tmp_path: Path) -> None:
+    p = run_vz("template", "drop", str(tmp_path))
+    assert (p.returncode, p.stdout, p.stderr) == (0, b"", b"")
+    assert tmp_path.is_dir() and not list(tmp_path.iterdir())
+    assert run_vz("template", "drop", str(tmp_path / "missing")).returncode == 0
+
+
+def test_template_drop_removes_only_libvz_entries(tmp_path: Path) -> None:
+    if not vm_backend_built():
+        pytest.skip("the VM backend is not built into this libvz (drop does nothing)")
+    fake_layout(tmp_path)
+    assert sorted(os.listdir(tmp_path)) == sorted(DROPPED + KEPT)
+    p = run_vz("template", "drop", str(tmp_path))
+    assert (p.returncode, p.stderr) == (0, b"")
+    assert sorted(os.listdir(tmp_path)) == sorted(KEPT)
+    assert (tmp_path / "keep" / "state").read_text() == "mine\n"
+    # A relative DIR is taken from vz's working directory.
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / f".{SLOT}.lock").write_text("")
+    assert run_vz("template", "drop", "sub", cwd=str(tmp_path)).returncode == 0
+    assert not list((tmp_path / "sub").iterdir())
+    # A failure names the path.
+    (tmp_path / "file").write_text("")
+    p = run_vz("template", "drop", str(tmp_path / "file"))
+    assert p.returncode == FAIL
+    assert p.stderr.startswith(b"vz: template drop: ") and str(tmp_path / "file").encode() \
+        in p.stderr
+
+
+@pytest.mark.core
+def test_template_make_then_run_restores(vm: str, tmp_path: Path) -> None:
+    """The one VM test: `vz template make`, then `vz run` restores from the template."""
+    templates = tmp_path / "templates"
+    try:
+        p = run_vz("template", "make", "--templates", str(templates), "--memory", "256M",
+                   "--", "true", timeout=1200)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout == f"{templates}\n".encode()
+        p = run_vz("run", "--backend", "vm", "--templates", str(templates), "--memory",
+                   "256M", "--json", "--", "echo", "restored", timeout=1200)
+        assert p.returncode == 0, p.stderr
+        assert p.stdout.splitlines()[0] == b"restored"
+        phases = [ph["name"] for ph in last_json(p.stdout)["phases"]]
+        assert "restore" in phases and "boot" not in phases, phases
+        p = run_vz("template", "make", "--templates", str(templates), "--vm-start", "cold",
+                   "--", "true")
+        assert p.returncode == FAIL and b"cold starts" in p.stderr
+    finally:
+        assert run_vz("template", "drop", str(templates)).returncode == 0
+    assert not [e for e in templates.iterdir() if len(e.name) == 16]
 
 
 # -- vz check -----------------------------------------------------------------------

@@ -24,8 +24,8 @@ from .errors import (Error, GenericError, GuestError, InvalidArgumentError, NoMe
                      StateError, WaitTimeoutError)
 from .lowlevel import LibraryNotFoundError, LibraryVersionError
 from .sandbox import (DEVNULL, INHERIT, PIPE, Availability, Backend, Bind, Limit, Reason,
-                      Result, Sandbox, Stdio, backend_available, backends, library_version,
-                      run)
+                      Result, Sandbox, Stdio, backend_available, backends, drop_templates,
+                      library_version, run)
 from ._units import parse_cpus, parse_duration_ms, parse_size
 
 __version__ = "0.1.0"
@@ -36,6 +36,6 @@ __all__ = [
     "INHERIT", "InvalidArgumentError", "LibraryNotFoundError", "LibraryVersionError",
     "Limit", "NoMemoryError", "NotFoundError", "NotSupportedError", "PIPE",
     "PermissionDeniedError", "Reason", "Result", "Sandbox", "SetupError", "StateError",
-    "Stdio", "WaitTimeoutError", "backend_available", "backends", "library_version",
-    "lowlevel", "parse_cpus", "parse_duration_ms", "parse_size", "run",
+    "Stdio", "WaitTimeoutError", "backend_available", "backends", "drop_templates",
+    "library_version", "lowlevel", "parse_cpus", "parse_duration_ms", "parse_size", "run",
 ]

@@ -96,6 +96,9 @@ VZ_USERNS_AUTO = 0
 VZ_USERNS_ON = 1
 VZ_USERNS_OFF = 2
 
+VZ_VM_START_RESTORE = 0
+VZ_VM_START_COLD = 1
+
 VZ_BACKEND_CONTAINER = 1
 VZ_BACKEND_VM = 2
 
@@ -351,6 +354,9 @@ vz_config_set_kernel_cmdline = _proto("vz_config_set_kernel_cmdline", c_int,
                                       [_CFG, ("cmdline", c_char_p)], True)
 vz_config_set_kernel_modules = _proto("vz_config_set_kernel_modules", c_int,
                                       [_CFG, ("dir", c_char_p)], True)
+vz_config_set_vm_start = _proto("vz_config_set_vm_start", c_int, [_CFG, ("mode", c_int)], True)
+vz_config_set_vm_templates = _proto("vz_config_set_vm_templates", c_int,
+                                    [_CFG, ("dir", c_char_p)], True)
 
 vz_backend_available = _proto("vz_backend_available", c_int,
                               [("backend", c_int), ("why", POINTER(c_char_p))])
@@ -362,6 +368,8 @@ vz_sandbox_create = _proto("vz_sandbox_create", c_int,
 vz_sandbox_limit = _proto("vz_sandbox_limit", c_int,
                           [_SB, ("kind", c_int), ("value", c_int64)], True)
 vz_sandbox_prepare = _proto("vz_sandbox_prepare", c_int, [_SB], True)
+vz_sandbox_make_template = _proto("vz_sandbox_make_template", c_int, [_SB], True)
+vz_vm_templates_drop = _proto("vz_vm_templates_drop", c_int, [("dir", c_char_p)], True)
 vz_sandbox_start = _proto("vz_sandbox_start", c_int, [_SB], True)
 vz_sandbox_wait = _proto("vz_sandbox_wait", c_int,
                          [_SB, ("timeout_ms", c_int), ("result", POINTER(vz_result))], True)

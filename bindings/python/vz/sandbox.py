@@ -109,6 +109,7 @@ StdioSpec = Union[Stdio, None, int, IO[Any]]
 descriptor, or a file object with ``fileno()`` (libvz keeps its own duplicate)."""
 
 _NETWORKS = {"loopback": ll.VZ_NET_LOOPBACK, "none": ll.VZ_NET_NONE, "host": ll.VZ_NET_HOST}
+_VM_STARTS = {"restore": ll.VZ_VM_START_RESTORE, "cold": ll.VZ_VM_START_COLD}
 _USERNS = {"auto": ll.VZ_USERNS_AUTO, "on": ll.VZ_USERNS_ON, "off": ll.VZ_USERNS_OFF,
            True: ll.VZ_USERNS_ON, False: ll.VZ_USERNS_OFF}
 _LIMIT_NAMES = {"memory": Limit.MEMORY, "cpu": Limit.CPU, "pids": Limit.PIDS,
@@ -414,6 +415,12 @@ class Sandbox:
         kernel_modules: VM backend: the guest kernel's ``/lib/modules/RELEASE``, for a
             kernel whose virtio drivers are modules (default: ``$VZ_KERNEL_MODULES``,
             or found from a kernel file named ``vmlinuz-RELEASE``).
+        vm_start: VM backend: ``"restore"`` (default: start from a template, made by the
+            first start of its kind) or ``"cold"`` (always boot the guest kernel). A
+            container refuses ``"cold"`` (:class:`InvalidArgumentError`).
+        templates: VM backend: the template directory (default: ``$VZ_TEMPLATE_DIR``,
+            then ``/var/cache/libvz/templates`` for root, else the user's cache). A
+            container refuses it.
         stdin, stdout, stderr: see :data:`StdioSpec`; default :data:`INHERIT`.
         memory: memory limit, bytes or a size such as ``"256M"``.
         cpus: CPU limit in CPUs, e.g. ``0.5``.
@@ -451,6 +458,8 @@ class Sandbox:
         kernel: Optional[StrPath] = None,
         kernel_cmdline: Optional[str] = None,
         kernel_modules: Optional[StrPath] = None,
+        vm_start: Optional[str] = None,
+        templates: Optional[StrPath] = None,
         stdin: StdioSpec = INHERIT,
         stdout: StdioSpec = INHERIT,
         stderr: StdioSpec = INHERIT,
@@ -518,6 +527,12 @@ class Sandbox:
                                                                 "kernel_cmdline"))
             if kernel_modules is not None:
                 ll.vz_config_set_kernel_modules(cfg, _abs(kernel_modules, "kernel_modules"))
+            if vm_start is not None:
+                if not isinstance(vm_start, str) or vm_start not in _VM_STARTS:
+                    raise ValueError(f"vm_start {vm_start!r}: use 'restore' or 'cold'")
+                ll.vz_config_set_vm_start(cfg, _VM_STARTS[vm_start])
+            if templates is not None:
+                ll.vz_config_set_vm_templates(cfg, _abs(templates, "templates"))
             for stream, spec in enumerate((stdin, stdout, stderr)):
                 name = _STREAMS[stream]
                 mode, fd = _stdio_mode(spec, name)
@@ -613,6 +628,24 @@ class Sandbox:
         """
         with self._use() as h:
             ll.vz_sandbox_prepare(h)
+        return self
+
+    def make_template(self) -> "Sandbox":
+        """VM backend: make, ahead of :meth:`start`, the template this sandbox's start
+        would restore from (``vz_sandbox_make_template``): a guest of this configuration
+        and limits boots once and is saved into the template directory; the sandbox
+        itself stays unstarted. A matching template already there is kept. Later starts
+        of sandboxes of the same kind, in any process, restore from it (their
+        :attr:`Result.phases` hold ``"restore"``). Set limits first; chains.
+
+        Raises:
+            NotSupportedError: a container, or this host's KVM cannot save a VM.
+            InvalidArgumentError: the sandbox asks for cold starts (``vm_start="cold"``).
+            StateError: already prepared or started.
+            GenericError: the template could not be written.
+        """
+        with self._use() as h:
+            ll.vz_sandbox_make_template(h)
         return self
 
     def start(self) -> "Sandbox":
@@ -857,7 +890,8 @@ def run(
     ``timeout`` is the sandbox's wall-time limit: when it passes, the sandbox is
     killed and ``result.reason`` is :attr:`Reason.TIMED_OUT` (no exception). The
     other arguments are those of :class:`Sandbox` (``user``, ``network``,
-    ``readonly``, ``kernel``, ... may be given as keywords too).
+    ``readonly``, ``kernel``, ``vm_start``, ``templates``, ... may be given as keywords
+    too).
 
     Example::
 
@@ -883,6 +917,18 @@ def run(
         sb.start()
         out, err = sb.communicate(input)
         return replace(sb.wait(), stdout=out, stderr=err)
+
+
+def drop_templates(directory: Optional[StrPath] = None) -> None:
+    """Remove every VM template in ``directory`` (``vz_vm_templates_drop``); None: the
+    default template directory (see :class:`Sandbox`'s ``templates``). Only what libvz
+    made there goes; a directory that does not exist is no error. VMs restored from a
+    removed template keep running. A relative path is made absolute.
+
+    Raises:
+        GenericError: a file could not be removed (the message names it).
+    """
+    ll.vz_vm_templates_drop(None if directory is None else _abs(directory, "directory"))
 
 
 def backend_available(backend: Union[Backend, str] = Backend.CONTAINER) -> Availability:
