@@ -322,6 +322,20 @@ refused:
 
 static unsigned g_tmp_seq;
 
+/* What another user could write into would become guest memory: only a directory of
+ * this uid that nobody else can write holds templates (@absent_ok: or none yet). */
+static bool root_ok(const char *root, bool absent_ok)
+{
+	struct stat st;
+	if (lstat(root, &st) < 0)
+		return absent_ok && errno == ENOENT;
+	if (S_ISDIR(st.st_mode) && st.st_uid == geteuid() && !(st.st_mode & (S_IWGRP | S_IWOTH)))
+		return true;
+	vz_log(VZ_LOG_WARN, "vm templates: %s is not a directory of uid %u that only it can write; "
+	       "VMs boot cold", root, (unsigned)geteuid());
+	return false;
+}
+
 /* Leftovers of makers that died while writing this slot's template. */
 static void sweep_tmp(struct vz_tmpl *t)
 {
@@ -359,6 +373,8 @@ int vz_tmpl_open(struct vz_tmpl *t, const vz_config *cfg, const struct vz_kvm_pl
 	snprintf(t->slot, sizeof(t->slot), "%016llx", (unsigned long long)slot);
 	if (vz_tmpl_root(cfg, &t->root) || !(t->slot_dir = vz_asprintf("%s/%s", t->root, t->slot)))
 		return -1;
+	if (!root_ok(t->root, true))
+		return -1;
 	if ((r = try_restore(t, ndev)) == 1)
 		return 1;
 	t->replace = r < 0;
@@ -371,6 +387,8 @@ int vz_tmpl_open(struct vz_tmpl *t, const vz_config *cfg, const struct vz_kvm_pl
 		vz_log(VZ_LOG_WARN, "vm templates: cannot use %s (%s); VMs boot cold", t->root, strerror(errno));
 		return -1;
 	}
+	if (!root_ok(t->root, false))
+		return -1;
 	{
 		vz_autofree char *lock = vz_asprintf("%s/.%s.lock", t->root, t->slot);
 		if (!lock || (t->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0)
