@@ -27,7 +27,7 @@
 #define BENCH_NAME "vz-bench"
 
 enum {
-	BENCH_MAX_MODES = 10,
+	BENCH_MAX_MODES = 16,
 	BENCH_MAX_WORKLOADS = 5,
 	BENCH_MAX_LEVELS = 8,
 	BENCH_MAX_PHASES = VZ_MAX_PHASES + 2,
@@ -100,6 +100,11 @@ struct mode;
  * and checks it did what it should (sets t_end, frees everything); both return 0 or -1
  * with run->err. stop ends a sandbox that is still running (memory runs, time-outs). */
 struct mode_ops {
+	/* Optional, untimed, once per mode and workload before its first run (in the main
+	 * thread, never during a concurrency round): a restored libvz VM mode makes the
+	 * template its sandboxes start from. Its failure is noted, not fatal: the runs then
+	 * boot cold, which the cold-boot count shows. */
+	void (*warm)(struct bench *b, struct mode *m, const struct workload *w);
 	/* Optional, untimed, before begin (and, in a concurrency round, before the
 	 * release): libvz-prepared creates and prepares its sandbox here. */
 	int (*prep)(struct bench *b, struct mode *m, const struct workload *w, struct run *r);
@@ -116,25 +121,40 @@ struct lat {
 	char phase_name[BENCH_MAX_PHASES][24];
 	size_t nphase;
 	size_t failures, warmup_failures;
+	size_t cold_boots; /* restored modes: measured runs without a "restore" phase */
 	char first_error[BENCH_ERR_LEN];
 };
 
 /* Results of one mode at one concurrency level. */
 struct conc {
 	size_t level, rounds, sandboxes, failures;
+	size_t cold_boots;	/* restored modes: successful sandboxes that booted cold */
 	struct series latency;	/* per sandbox: from the common release to its end */
 	struct series makespan; /* per round: release -> the last one's end */
 	char first_error[BENCH_ERR_LEN];
 };
 
+/* Memory of running sandboxes. tree_memory() fills it for one sandbox; the memory run
+ * then holds the mean over the `sandboxes` that ran at once (processes: their sum). */
 struct memory {
 	bool measured;
 	char error[BENCH_ERR_LEN];
 	size_t processes;
+	size_t sandboxes;   /* running at once when measured */
+	size_t cold_boots;  /* restored modes: of those, how many booted cold */
 	uint64_t pss_kib, rss_kib;
+	uint64_t pss_total_kib; /* PSS of all of them together */
 	int64_t cgroup_kib; /* -1: the sandbox has no memory cgroup of its own */
 	uint64_t guest_ram_rss_kib; /* libvz VM: resident guest RAM within rss */
+	uint64_t guest_ram_pss_kib; /* libvz VM: its PSS (template pages split) */
 	char note[BENCH_ERR_LEN];
+};
+
+/* A restored mode's template for one workload's configuration (or the memory run's). */
+struct tmpl {
+	bool tried, made;
+	double ms;		/* vz_sandbox_make_template, not part of any sample */
+	char error[BENCH_ERR_LEN];
 };
 
 struct mode {
@@ -142,14 +162,19 @@ struct mode {
 	enum mode_class cls;
 	bool libvz;
 	bool prepared; /* libvz-prepared: vz_sandbox_prepare() before the timed start */
-	char about[BENCH_ERR_LEN];   /* the isolation it gets, one line */
+	bool restore;  /* libvz VM mode that starts from a template (made untimed ahead) */
+	bool cold;     /* libvz VM mode with VZ_VM_START_COLD: a full boot every start */
+	char about[1024];	     /* the isolation it gets, one line */
 	char why[BENCH_ERR_LEN];     /* non-empty: skipped, and why */
 	const char *rootfs;	     /* libvz: the rootfs its sandboxes get */
 	char version[128];
 	struct mode_ops ops;
 	char path[PATH_MAX];	     /* the program a peer runs */
 	vz_backend backend;	     /* libvz modes */
-	vz_config *cfg[BENCH_MAX_WORKLOADS + 1]; /* libvz: per workload; last: memory run */
+	/* libvz: per workload, then the memory run's, then /bin/true for the concurrency
+	 * rounds if it is not a selected workload (modes.c, slot_wl) */
+	vz_config *cfg[BENCH_MAX_WORKLOADS + 2];
+	struct tmpl tmpl[BENCH_MAX_WORKLOADS + 2]; /* restored modes: the same slots */
 	struct lat lat[BENCH_MAX_WORKLOADS];
 	struct conc conc[BENCH_MAX_LEVELS];
 	size_t nconc;
@@ -165,11 +190,13 @@ struct mode {
 
 struct opts {
 	size_t runs, warmup, vm_runs, vm_warmup, rounds, vm_rounds;
+	size_t mem_sandboxes; /* the memory run: sandboxes of a mode running at once */
 	size_t levels[BENCH_MAX_LEVELS], nlevels;
 	size_t vm_levels[BENCH_MAX_LEVELS], vm_nlevels;
 	const char *rootfs, *kernel, *out, *kvmtool, *kvmtool_kernel, *only;
 	const char *workloads; /* comma list */
 	const char *alt_name;  /* --alt-rootfs NAME=DIR: the mode libvz-vm-NAME */
+	const char *templates; /* --templates DIR: reuse it (default: a fresh one) */
 	unsigned vm_ram_mib, timeout_s;
 	bool peers, vm, container, memory;
 };
@@ -182,6 +209,8 @@ struct bench {
 	char kernel[PATH_MAX];	/* the guest kernel libvz found (for the peers too) */
 	char tmp[PATH_MAX];	/* our temporary directory (bundles, initramfs) */
 	char initramfs[PATH_MAX];
+	char templates[PATH_MAX]; /* the VM template directory of restored modes */
+	bool own_templates;	/* made for this run (not --templates): dropped at the end */
 	char command[1024];	/* how we were invoked */
 	char host_kvm[256];	/* what vz_backend_available(VM) says */
 	bool pvm;		/* the host's KVM is kvm_pvm */
@@ -236,6 +265,7 @@ bool wl_applies(const struct mode *m, const struct workload *w);
 bool all_zero(const void *buf, size_t n);
 void modes_setup(struct bench *b);
 void modes_teardown(struct bench *b);
+bool booted_cold(const struct mode *m, const vz_result *res);
 
 /* run.c */
 void run_latency(struct bench *b);
@@ -254,5 +284,6 @@ struct rates conc_rates(const struct conc *c);
 void report_header(struct bench *b);
 void report_table(struct bench *b);
 int report_files(struct bench *b);
+int name_width(const struct bench *b);
 
 #endif

@@ -40,10 +40,14 @@ static void usage(FILE *f)
 		"  --vm-concurrency LIST the same for VM-class modes (default: --concurrency)\n"
 		"  --rounds N            rounds per concurrency level (3); --vm-rounds N (1)\n"
 		"  --only LIST           measure only these modes (libvz-container, libvz-prepared,\n"
-		"                        libvz-vm, libvz-vm-prepared, libvz-vm-NAME, fork+exec,\n"
-		"                        bwrap, crun, runc, qemu-microvm, kvmtool)\n"
+		"                        libvz-vm, libvz-vm-cold, libvz-vm-prepared, libvz-vm-NAME,\n"
+		"                        fork+exec, bwrap, crun, runc, qemu-microvm, kvmtool)\n"
 		"  --no-peers            libvz only; --no-vm, --no-container: one class only\n"
 		"  --no-memory           skip the memory measurement\n"
+		"  --memory-sandboxes N  sandboxes of a mode running at once while memory is\n"
+		"                        measured (4; restored VMs share template pages)\n"
+		"  --templates DIR       VM template directory to use and keep (default: a fresh\n"
+		"                        one for this run, removed at its end)\n"
 		"  --rootfs DIR          busybox rootfs (" VZ_BENCH_ROOTFS ")\n"
 		"  --alt-rootfs NAME=DIR adds the mode libvz-vm-NAME: libvz-vm with rootfs DIR (one\n"
 		"                        with /bin/true, e.g. a debootstrap minbase); NAME: [a-z0-9-]\n"
@@ -54,7 +58,8 @@ static void usage(FILE *f)
 		"                        concurrency beyond the CPU count)\n"
 		"  --kvmtool PATH        lkvm to compare with; --kvmtool-kernel FILE: its bzImage\n"
 		"  --out DIR             write DIR/results.json and DIR/results.csv\n"
-		"  --quick               small counts for a smoke run (5 runs, 1 VM run, levels 1,10)\n"
+		"  --quick               small counts for a smoke run (5 runs, 1 VM run, levels 1,10,\n"
+		"                        2 sandboxes in the memory run)\n"
 		"Charts: python3 bench/charts.py DIR/results.json\n");
 }
 
@@ -211,7 +216,8 @@ static int parse_opts(int argc, char **argv, struct bench *b)
 {
 	enum { O_VM_RUNS = 256, O_VM_WARMUP, O_VM_CONC, O_VM_ROUNDS, O_NO_PEERS, O_NO_VM,
 	       O_NO_CONTAINER, O_NO_MEMORY, O_VM_MEMORY, O_TIMEOUT, O_KVMTOOL, O_KVMTOOL_KERNEL,
-	       O_QUICK, O_WORKLOADS, O_ONLY, O_KERNEL, O_ALT_ROOTFS };
+	       O_QUICK, O_WORKLOADS, O_ONLY, O_KERNEL, O_ALT_ROOTFS, O_MEM_SANDBOXES,
+	       O_TEMPLATES };
 	static const struct option longopts[] = {
 		{ "runs", required_argument, NULL, 'n' },
 		{ "warmup", required_argument, NULL, 'w' },
@@ -227,6 +233,8 @@ static int parse_opts(int argc, char **argv, struct bench *b)
 		{ "no-vm", no_argument, NULL, O_NO_VM },
 		{ "no-container", no_argument, NULL, O_NO_CONTAINER },
 		{ "no-memory", no_argument, NULL, O_NO_MEMORY },
+		{ "memory-sandboxes", required_argument, NULL, O_MEM_SANDBOXES },
+		{ "templates", required_argument, NULL, O_TEMPLATES },
 		{ "rootfs", required_argument, NULL, 'r' },
 		{ "alt-rootfs", required_argument, NULL, O_ALT_ROOTFS },
 		{ "kernel", required_argument, NULL, O_KERNEL },
@@ -246,13 +254,14 @@ static int parse_opts(int argc, char **argv, struct bench *b)
 
 	*o = (struct opts){ .runs = 100, .warmup = 5, .vm_runs = 10, .vm_warmup = 1, .rounds = 3,
 			    .vm_rounds = 1, .levels = { 1, 10, 50, 100 }, .nlevels = 4,
+			    .mem_sandboxes = 4,
 			    .rootfs = VZ_BENCH_ROOTFS, .vm_ram_mib = 128, .timeout_s = 300,
 			    .peers = true, .vm = true, .container = true, .memory = true };
 	/* --quick first, so that explicit counts given with it win */
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick")) {
 			o->runs = 5, o->warmup = 1, o->vm_runs = 1, o->vm_warmup = 0;
-			o->rounds = 1, o->nlevels = 2;
+			o->rounds = 1, o->nlevels = 2, o->mem_sandboxes = 2;
 		}
 	}
 	while ((c = getopt_long(argc, argv, "n:w:c:R:r:o:h", longopts, NULL)) != -1) {
@@ -307,6 +316,17 @@ static int parse_opts(int argc, char **argv, struct bench *b)
 			break;
 		case O_NO_MEMORY:
 			o->memory = false;
+			break;
+		case O_MEM_SANDBOXES:
+			if (parse_size("memory-sandboxes", optarg, 1, 100, &o->mem_sandboxes))
+				return -1;
+			break;
+		case O_TEMPLATES:
+			if (!*optarg) {
+				fprintf(stderr, BENCH_NAME ": --templates: empty path\n");
+				return -1;
+			}
+			o->templates = optarg;
 			break;
 		case 'r':
 			o->rootfs = optarg;
@@ -402,6 +422,44 @@ static size_t leftovers(struct bench *b)
 	return n;
 }
 
+/* The VM template directory: --templates DIR (made absolute; libvz creates it on first
+ * use and it is kept), else a fresh one in our temporary directory, so that no figure
+ * depends on what an earlier run left in a cache. */
+static int templates_setup(struct bench *b)
+{
+	char cwd[PATH_MAX];
+
+	if (!b->o.templates) {
+		msg(b->templates, sizeof(b->templates), "%s/templates", b->tmp);
+		b->own_templates = true;
+		return 0;
+	}
+	errno = 0;
+	if (b->o.templates[0] == '/') {
+		msg(b->templates, sizeof(b->templates), "%s", b->o.templates);
+	} else if (!getcwd(cwd, sizeof(cwd)) ||
+		   (size_t)snprintf(b->templates, sizeof(b->templates), "%s/%s", cwd,
+				    b->o.templates) >= sizeof(b->templates)) {
+		fprintf(stderr, BENCH_NAME ": --templates %s: %s\n", b->o.templates,
+			strerror(errno ? errno : ENAMETOOLONG));
+		return -1;
+	}
+	return 0;
+}
+
+/* A fresh template directory goes, through libvz (it removes what it made), then the
+ * directory itself. */
+static void templates_teardown(struct bench *b)
+{
+	if (!b->own_templates)
+		return;
+	if (vz_vm_templates_drop(b->templates))
+		fprintf(stderr, BENCH_NAME ": vz_vm_templates_drop %s: %s\n", b->templates,
+			vz_error_last()->message);
+	if (rmdir(b->templates) && errno != ENOENT)
+		fprintf(stderr, BENCH_NAME ": rmdir %s: %s\n", b->templates, strerror(errno));
+}
+
 static void on_signal(int sig)
 {
 	bench_stop = sig;
@@ -460,6 +518,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, BENCH_NAME ": mkdtemp: %s\n", strerror(errno));
 		return 1;
 	}
+	if (templates_setup(&b)) {
+		rmdir(b.tmp);
+		return 1;
+	}
 	b.host_ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	b.cwd_fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (b.host_ns < 0 || b.cwd_fd < 0) {
@@ -488,6 +550,7 @@ int main(int argc, char **argv)
 	if (any_failure(&b) || leftovers(&b))
 		rc = 1;
 	modes_teardown(&b);
+	templates_teardown(&b);
 	nftw(b.tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	if (b.host_ns >= 0)
 		close(b.host_ns);

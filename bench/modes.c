@@ -4,7 +4,10 @@
  *
  *   libvz-container  vz_sandbox_create -> limit (memory, pids, cpu, wall) -> start -> wait
  *                    -> free: the whole life cycle, as a peer's time includes its tear-down
- *   libvz-vm         the same with VZ_BACKEND_VM (guest RAM = the memory limit)
+ *   libvz-vm         the same with VZ_BACKEND_VM (guest RAM = the memory limit), started
+ *                    from a template (libvz's default) that is made once, untimed, before
+ *                    the mode's first run of each configuration
+ *   libvz-vm-cold    libvz-vm with VZ_VM_START_COLD: a full boot of the guest every start
  *   libvz-vm-NAME    libvz-vm with another rootfs (--alt-rootfs NAME=DIR)
  *   fork+exec        clone+execve of the rootfs's busybox on the host, waitpid: the floor
  *   bwrap            bubblewrap --unshare-all, the rootfs bound read-only as /
@@ -105,13 +108,33 @@ bool all_zero(const void *buf, size_t n)
 	return acc == 0;
 }
 
+/*
+ * The per-workload slots of a mode (libvz configs, OCI bundles, templates): the
+ * selected workloads, then the memory run's, then /bin/true for the concurrency rounds
+ * when it is not among the selected ones.
+ */
+static size_t nslots(const struct bench *b)
+{
+	for (size_t i = 0; i < b->nwl; i++) {
+		if (b->wl[i] == &bench_workloads[0])
+			return b->nwl + 1;
+	}
+	return b->nwl + 2;
+}
+
+static const struct workload *slot_wl(const struct bench *b, size_t i)
+{
+	return i < b->nwl ? b->wl[i] : i == b->nwl ? &bench_ready_workload : &bench_workloads[0];
+}
+
 static int wl_index(struct bench *b, const struct workload *w)
 {
 	for (size_t i = 0; i < b->nwl; i++) {
 		if (b->wl[i] == w)
 			return (int)i;
 	}
-	return (int)b->nwl; /* the ready workload's config slot */
+	/* the ready workload's slot, or the concurrency's /bin/true after it */
+	return (int)b->nwl + (w != &bench_ready_workload);
 }
 
 /* ---- libvz ----------------------------------------------------------------------------- */
@@ -333,13 +356,14 @@ static int vz_end(struct bench *b, struct mode *m, const struct workload *w, str
 	return rc;
 }
 
+/* Kills a sandbox that still runs; its result (the phases: how it started) stays in
+ * r->res. */
 static void vz_stop(struct bench *b, struct mode *m, struct run *r)
 {
-	vz_result res = { .size = sizeof(res) };
-
 	if (r->sb) {
+		r->res = (vz_result){ .size = sizeof(r->res) };
 		vz_sandbox_kill(r->sb, SIGKILL);
-		vz_sandbox_wait(r->sb, 60000, &res);
+		vz_sandbox_wait(r->sb, 60000, &r->res);
 		vz_sandbox_free(r->sb);
 		r->sb = NULL;
 		r->readyfd = -1;
@@ -353,16 +377,72 @@ static pid_t vz_root(struct run *r)
 	return r->sb ? vz_sandbox_pid(r->sb) : -1;
 }
 
-static void vz_setup(struct bench *b, struct mode *m, vz_backend be, const char *rootfs)
+/* A restored mode's run that did not restore: its result has no "restore" phase. */
+bool booted_cold(const struct mode *m, const vz_result *res)
+{
+	if (!m->restore)
+		return false;
+	for (uint32_t i = 0; i < res->phase_count && i < VZ_MAX_PHASES; i++) {
+		if (!strcmp(res->phases[i].name, "restore"))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Restored modes, untimed, once per configuration before its first run: make the
+ * template its sandboxes start from (vz_sandbox_make_template on a sandbox created and
+ * limited as the runs' are; a matching template already there is kept). A failure is
+ * kept in the mode's tmpl slot; the runs then boot cold and are counted so.
+ */
+static void vz_warm(struct bench *b, struct mode *m, const struct workload *w)
+{
+	struct tmpl *t = &m->tmpl[wl_index(b, w)];
+	struct run r = { .pid = -1, .pidfd = -1, .outfd = -1, .readyfd = -1,
+			 .timeout_ms = (int64_t)b->o.timeout_s * 1000 };
+	uint64_t t0;
+
+	if (t->tried)
+		return;
+	t->tried = true;
+	progress(b, true, "%s: making the template for %s (not timed)", m->name, w->name);
+	if ((w->data == DATA_BIND && bind_make(b, m, &r)) || vz_create(b, m, w, &r)) {
+		msg(t->error, sizeof(t->error), "%s", r.err);
+	} else {
+		t0 = now_ns();
+		if (vz_sandbox_make_template(r.sb))
+			msg(t->error, sizeof(t->error), "vz_sandbox_make_template: %s",
+			    vz_error_last()->message);
+		else
+			t->made = true;
+		t->ms = ns_ms(now_ns() - t0);
+	}
+	vz_sandbox_free(r.sb);
+	r.sb = NULL;
+	if (r.bind)
+		bind_remove(b, m, &r);
+	if (t->error[0])
+		fprintf(stderr, BENCH_NAME ": %s, %s: no template, its runs will boot cold: %s\n",
+			m->name, w->name, t->error);
+}
+
+/* How a libvz VM mode starts: the library's default (from a template) or always cold. */
+enum vm_start_how { START_NONE, START_RESTORE, START_COLD };
+
+static void vz_setup(struct bench *b, struct mode *m, vz_backend be, const char *rootfs,
+		     enum vm_start_how how)
 {
 	const char *why = NULL;
 	char bind[PATH_MAX];
 
 	m->backend = be;
 	m->rootfs = rootfs;
+	m->restore = how == START_RESTORE;
+	m->cold = how == START_COLD;
 	bind_dir(b, m, bind, sizeof(bind));
 	msg(m->version, sizeof(m->version), "libvz %s", vz_version_string());
-	m->ops = (struct mode_ops){ .begin = vz_begin, .end = vz_end, .stop = vz_stop, .root = vz_root };
+	m->ops = (struct mode_ops){ .begin = vz_begin, .end = vz_end, .stop = vz_stop, .root = vz_root,
+				    .warm = m->restore ? vz_warm : NULL };
 	if (vz_backend_available(be, &why) != VZ_OK) {
 		msg(m->why, sizeof(m->why), "backend unavailable: %s",
 		    why ? why : vz_error_last()->message);
@@ -377,13 +457,17 @@ static void vz_setup(struct bench *b, struct mode *m, vz_backend be, const char 
 		if (rootfs != b->rootfs)
 			msg(m->about + strlen(m->about), sizeof(m->about) - strlen(m->about),
 			    "; rootfs %s (--alt-rootfs)", rootfs);
+		msg(m->about + strlen(m->about), sizeof(m->about) - strlen(m->about), "; %s",
+		    m->cold ? "VZ_VM_START_COLD: a full boot of the guest kernel every start" :
+		    "started from a template (guest memory mapped copy-on-write), made once "
+		    "ahead and not timed");
 	} else {
 		msg(m->about, sizeof(m->about), "user pid net ipc uts mnt cgroup namespaces, "
 		    "overlay root, cgroup limits (memory, pids, cpu), seccomp, capabilities "
 		    "dropped");
 	}
-	for (size_t i = 0; i <= b->nwl; i++) {
-		const struct workload *w = i < b->nwl ? b->wl[i] : &bench_ready_workload;
+	for (size_t i = 0; i < nslots(b); i++) {
+		const struct workload *w = slot_wl(b, i);
 		vz_config *cfg = NULL;
 
 		if (vz_config_new(&cfg) || vz_config_set_rootfs(cfg, rootfs) ||
@@ -394,7 +478,9 @@ static void vz_setup(struct bench *b, struct mode *m, vz_backend be, const char 
 		    vz_config_set_stdio(cfg, VZ_STDERR, VZ_STDIO_NULL, -1) ||
 		    (w->data == DATA_BIND &&
 		     vz_config_add_bind(cfg, bind, BENCH_BIND_PATH, VZ_BIND_RW)) ||
-		    (be == VZ_BACKEND_VM && b->o.kernel && vz_config_set_kernel(cfg, b->o.kernel))) {
+		    (be == VZ_BACKEND_VM && b->o.kernel && vz_config_set_kernel(cfg, b->o.kernel)) ||
+		    (m->restore && vz_config_set_vm_templates(cfg, b->templates)) ||
+		    (m->cold && vz_config_set_vm_start(cfg, VZ_VM_START_COLD))) {
 			msg(m->why, sizeof(m->why), "config: %s", vz_error_last()->message);
 			vz_config_free(cfg);
 			return;
@@ -818,10 +904,10 @@ static void oci_setup(struct bench *b, struct mode *m)
 		msg(m->why, sizeof(m->why), "mkdir %s: %s", state, strerror(errno));
 		return;
 	}
-	for (size_t i = 0; i <= b->nwl; i++) {
+	for (size_t i = 0; i < nslots(b); i++) {
 		if (i < b->nwl && !wl_applies(m, b->wl[i]))
 			continue;
-		if (oci_bundle(b, m, i < b->nwl ? b->wl[i] : &bench_ready_workload))
+		if (oci_bundle(b, m, slot_wl(b, i)))
 			return;
 	}
 	if (!strcmp(name, "crun") && hybrid_with_controllers())
@@ -1139,11 +1225,13 @@ void modes_setup(struct bench *b)
 	} while (0)
 	/* libvz modes stay libvz modes when not selected: peers are paired with them */
 	if (b->o.container) {
-		ADD("libvz-container", CLASS_CONTAINER, vz_setup, VZ_BACKEND_CONTAINER, b->rootfs);
+		ADD("libvz-container", CLASS_CONTAINER, vz_setup, VZ_BACKEND_CONTAINER, b->rootfs,
+		    START_NONE);
 		m->libvz = true;
 		/* The same sandboxes, each prepared (vz_sandbox_prepare) before its timed
 		 * start, as a server keeping some ready would have them. */
-		ADD("libvz-prepared", CLASS_CONTAINER, vz_setup, VZ_BACKEND_CONTAINER, b->rootfs);
+		ADD("libvz-prepared", CLASS_CONTAINER, vz_setup, VZ_BACKEND_CONTAINER, b->rootfs,
+		    START_NONE);
 		m->libvz = true;
 		m->prepared = true;
 		m->ops.prep = vz_prep;
@@ -1151,22 +1239,28 @@ void modes_setup(struct bench *b)
 		    "; prepared ahead (vz_sandbox_prepare, not timed): timed from "
 		    "vz_sandbox_start to the end of vz_sandbox_free");
 	}
+	/* libvz-vm (restored) first: it is the VM peers' pair */
 	if (b->o.vm) {
-		ADD("libvz-vm", CLASS_VM, vz_setup, VZ_BACKEND_VM, b->rootfs);
+		ADD("libvz-vm", CLASS_VM, vz_setup, VZ_BACKEND_VM, b->rootfs, START_RESTORE);
+		m->libvz = true;
+		/* what libvz-vm measured before templates: a full boot every start */
+		ADD("libvz-vm-cold", CLASS_VM, vz_setup, VZ_BACKEND_VM, b->rootfs, START_COLD);
 		m->libvz = true;
 	}
-	/* after libvz-vm, which stays the VM peers' pair: the same VM booted ahead */
+	/* the same VM made ready ahead (restored from the template, as libvz-vm starts):
+	 * the timed part is the job alone, which the way the guest came up leaves alike */
 	if (b->o.vm) {
-		ADD("libvz-vm-prepared", CLASS_VM, vz_setup, VZ_BACKEND_VM, b->rootfs);
+		ADD("libvz-vm-prepared", CLASS_VM, vz_setup, VZ_BACKEND_VM, b->rootfs,
+		    START_RESTORE);
 		m->libvz = true;
 		m->prepared = true;
 		m->ops.prep = vz_prep;
 		msg(m->about + strlen(m->about), sizeof(m->about) - strlen(m->about),
-		    "; booted ahead (vz_sandbox_prepare, not timed): timed from "
+		    "; made ready ahead (vz_sandbox_prepare, not timed): timed from "
 		    "vz_sandbox_start to the end of vz_sandbox_free");
 	}
 	if (b->o.vm && b->o.alt_name) {
-		ADD(b->alt_mode, CLASS_VM, vz_setup, VZ_BACKEND_VM, b->alt_rootfs);
+		ADD(b->alt_mode, CLASS_VM, vz_setup, VZ_BACKEND_VM, b->alt_rootfs, START_RESTORE);
 		m->libvz = true;
 	}
 	if (b->o.peers && b->o.container) {
@@ -1187,7 +1281,7 @@ void modes_teardown(struct bench *b)
 	for (size_t i = 0; i < b->nmodes; i++) {
 		struct mode *m = &b->modes[i];
 
-		for (size_t k = 0; k <= BENCH_MAX_WORKLOADS; k++)
+		for (size_t k = 0; k < BENCH_MAX_WORKLOADS + 2; k++)
 			vz_config_free(m->cfg[k]);
 		for (size_t k = 0; k < BENCH_MAX_WORKLOADS; k++) {
 			series_free(&m->lat[k].total);

@@ -112,10 +112,73 @@ static bool vz_vm(const struct mode *m)
 	return m->libvz && m->cls == CLASS_VM;
 }
 
-/* The VMM beyond guest RAM: PSS less the resident guest RAM, KiB. */
+/* The VMM beyond guest RAM: PSS less the guest RAM's PSS, KiB (for a cold-booted VM
+ * that is its resident guest RAM; a restored VM's template pages are split). */
 static long long beyond_ram_kib(const struct memory *mem)
 {
-	return (long long)mem->pss_kib - (long long)mem->guest_ram_rss_kib;
+	return (long long)mem->pss_kib - (long long)mem->guest_ram_pss_kib;
+}
+
+/* The mode-name column: wide enough for every mode's name. */
+int name_width(const struct bench *b)
+{
+	size_t w = 16;
+
+	for (size_t i = 0; i < b->nmodes; i++) {
+		if (strlen(b->modes[i].name) > w)
+			w = strlen(b->modes[i].name);
+	}
+	return (int)w;
+}
+
+static const struct mode *mode_named(const struct bench *b, const char *name)
+{
+	for (size_t i = 0; i < b->nmodes; i++) {
+		if (!strcmp(b->modes[i].name, name))
+			return b->modes[i].why[0] ? NULL : &b->modes[i];
+	}
+	return NULL;
+}
+
+/*
+ * The restored start against the others: libvz-vm's p50 over libvz-vm-cold's and over
+ * qemu-microvm's for each workload, and libvz-vm's PSS per running VM over
+ * libvz-vm-cold's. Only where both modes ran and have a figure.
+ */
+struct vs {
+	const char *what;	/* "latency" or "memory" */
+	const char *a, *b;	/* mode names: a / b */
+	size_t k;		/* latency: the workload */
+	double va, vb, ratio;	/* ms (p50) or KiB (PSS per sandbox) */
+};
+
+static size_t restore_ratios(const struct bench *b, struct vs *out, size_t max)
+{
+	const struct mode *vm = mode_named(b, "libvz-vm"), *cold = mode_named(b, "libvz-vm-cold");
+	const struct mode *peers[] = { cold, mode_named(b, "qemu-microvm") };
+	size_t n = 0;
+
+	if (!vm)
+		return 0;
+	for (size_t k = 0; k < b->nwl; k++) {
+		for (size_t j = 0; j < 2; j++) {
+			struct summary a = summarize(&vm->lat[k].total), p;
+
+			if (!peers[j] || !wl_applies(peers[j], b->wl[k]))
+				continue;
+			p = summarize(&peers[j]->lat[k].total);
+			if (!a.n || !p.n || p.p50 <= 0 || n == max)
+				continue;
+			out[n++] = (struct vs){ "latency", vm->name, peers[j]->name, k, a.p50, p.p50,
+						a.p50 / p.p50 };
+		}
+	}
+	if (cold && b->o.memory && vm->mem.measured && cold->mem.measured &&
+	    cold->mem.pss_kib > 0 && n < max)
+		out[n++] = (struct vs){ "memory", vm->name, cold->name, 0,
+					(double)vm->mem.pss_kib, (double)cold->mem.pss_kib,
+					(double)vm->mem.pss_kib / (double)cold->mem.pss_kib };
+	return n;
 }
 
 /* A data workload's rate: BENCH_DATA_MIB over its p50, and "net" over its p50 less the
@@ -177,14 +240,18 @@ void report_header(struct bench *b)
 		printf("%s: rootfs %s (--alt-rootfs)\n", b->alt_mode, b->alt_rootfs);
 	printf("runs: %zu after %zu warm-up (VM class: %zu after %zu); timeout %u s per run\n",
 	       b->o.runs, b->o.warmup, b->o.vm_runs, b->o.vm_warmup, b->o.timeout_s);
+	if (b->o.vm)
+		printf("VM templates: %s (%s)\n", b->templates, b->own_templates ?
+		       "fresh for this run, removed at its end" : "--templates, kept");
 	printf("modes:\n");
 	for (size_t i = 0; i < b->nmodes; i++) {
 		const struct mode *m = &b->modes[i];
+		int nw = name_width(b);
 
-		printf("  %-16s %s%s%s\n", m->name, m->why[0] ? "SKIPPED: " : "",
+		printf("  %-*s %s%s%s\n", nw, m->name, m->why[0] ? "SKIPPED: " : "",
 		       m->why[0] ? m->why : m->about, "");
 		if (!m->why[0] && m->version[0] && strcmp(m->version, "-"))
-			printf("  %-16s   (%s)\n", "", m->version);
+			printf("  %-*s   (%s)\n", nw, "", m->version);
 	}
 	printf("\n");
 	fflush(stdout);
@@ -197,10 +264,15 @@ static void print_summary_cells(const struct summary *s)
 
 static void table_latency(struct bench *b)
 {
+	int nw = name_width(b);
+	struct vs vs[2 * BENCH_MAX_WORKLOADS + 1];
+	size_t nvs = restore_ratios(b, vs, sizeof(vs) / sizeof(vs[0]));
+	bool any_lat = false;
+
 	for (size_t k = 0; k < b->nwl; k++) {
 		printf("start-to-exit latency, ms: %s\n", b->wl[k]->about);
-		printf("  %-16s %5s %5s %10s %10s %10s %10s %10s %11s\n", "mode", "n", "fail", "min",
-		       "p50", "p90", "p99", "max", "libvz/peer");
+		printf("  %-*s %5s %5s %10s %10s %10s %10s %10s %11s\n", nw, "mode", "n", "fail",
+		       "min", "p50", "p90", "p99", "max", "libvz/peer");
 		for (size_t i = 0; i < b->nmodes; i++) {
 			const struct mode *m = &b->modes[i];
 			const struct lat *l = &m->lat[k];
@@ -210,11 +282,11 @@ static void table_latency(struct bench *b)
 			if (m->why[0])
 				continue;
 			if (!wl_applies(m, b->wl[k])) {
-				printf("  %-16s %5s %5s   n/a: libvz modes only\n", m->name, "-",
+				printf("  %-*s %5s %5s   n/a: libvz modes only\n", nw, m->name, "-",
 				       "-");
 				continue;
 			}
-			printf("  %-16s %5zu %5zu", m->name, s.n, l->failures);
+			printf("  %-*s %5zu %5zu", nw, m->name, s.n, l->failures);
 			if (!s.n) {
 				printf("   (no successful run)\n");
 				continue;
@@ -229,6 +301,18 @@ static void table_latency(struct bench *b)
 	printf("  libvz/peer: libvz's p50 over the peer's p50 for the same workload in the same "
 	       "run, against libvz-container for container peers and libvz-vm for VM peers "
 	       "(below 1: libvz is faster)\n\n");
+	for (size_t i = 0; i < nvs; i++) {
+		if (strcmp(vs[i].what, "latency"))
+			continue;
+		if (!any_lat)
+			printf("restored VM start (libvz-vm, from a template) against libvz's cold "
+			       "boot and QEMU microvm, p50 over p50:\n");
+		any_lat = true;
+		printf("  %-9s %s / %s = %.2f / %.2f ms = %.3f\n", b->wl[vs[i].k]->name, vs[i].a,
+		       vs[i].b, vs[i].va, vs[i].vb, vs[i].ratio);
+	}
+	if (any_lat)
+		printf("\n");
 }
 
 static void table_data(struct bench *b)
@@ -242,8 +326,8 @@ static void table_data(struct bench *b)
 	printf("data through the sandbox: %d MiB of zeros, checked whole (libvz modes only); "
 	       "MiB/s = %d MiB / p50; net MiB/s = %d MiB / (p50 - p50 of true, same mode and "
 	       "run)\n", BENCH_DATA_MIB, BENCH_DATA_MIB, BENCH_DATA_MIB);
-	printf("  %-16s %-10s %5s %5s %10s %12s %10s %10s\n", "mode", "workload", "n", "fail",
-	       "p50 ms", "true p50 ms", "MiB/s", "net MiB/s");
+	printf("  %-*s %-10s %5s %5s %10s %12s %10s %10s\n", name_width(b), "mode", "workload", "n",
+	       "fail", "p50 ms", "true p50 ms", "MiB/s", "net MiB/s");
 	for (size_t k = 0; k < b->nwl; k++) {
 		for (size_t i = 0; i < b->nmodes && b->wl[k]->data != DATA_NONE; i++) {
 			const struct mode *m = &b->modes[i];
@@ -251,8 +335,8 @@ static void table_data(struct bench *b)
 
 			if (m->why[0] || !wl_applies(m, b->wl[k]))
 				continue;
-			printf("  %-16s %-10s %5zu %5zu", m->name, b->wl[k]->name, m->lat[k].total.n,
-			       m->lat[k].failures);
+			printf("  %-*s %-10s %5zu %5zu", name_width(b), m->name, b->wl[k]->name,
+			       m->lat[k].total.n, m->lat[k].failures);
 			if (!d.any) {
 				printf("   (no successful run)\n");
 				continue;
@@ -275,8 +359,17 @@ static void table_data(struct bench *b)
 	       "the whole life cycle\n\n");
 }
 
+/* A restored mode's runs that booted cold make its figures a cold boot's: say so. */
+static void warn_cold(const struct mode *m, const char *where, size_t cold, size_t of)
+{
+	if (m->restore && cold)
+		printf("  WARNING: %s %s: %zu of %zu runs booted cold (no \"restore\" phase): "
+		       "not a restored start's figures\n", m->name, where, cold, of);
+}
+
 static void table_phases(struct bench *b)
 {
+	int nw = name_width(b);
 	bool any = false;
 
 	for (size_t i = 0; i < b->nmodes; i++) {
@@ -289,12 +382,37 @@ static void table_phases(struct bench *b)
 				continue;
 			if (!any)
 				printf("libvz phases, p50 ms (create+limit and free timed here, the "
-				       "rest by libvz):\n");
+				       "rest by libvz; (n/N): a phase only n of the N runs had):\n");
 			any = true;
-			printf("  %-16s %-9s", m->name, b->wl[k]->name);
-			for (size_t p = 0; p < l->nphase; p++)
+			printf("  %-*s %-9s", nw, m->name, b->wl[k]->name);
+			for (size_t p = 0; p < l->nphase; p++) {
 				printf(" %s %.2f", l->phase_name[p], summarize(&l->phase[p]).p50);
+				if (l->phase[p].n != l->total.n)
+					printf(" (%zu/%zu)", l->phase[p].n, l->total.n);
+			}
 			printf("\n");
+		}
+		/* the templates, made once before the runs and never part of a sample */
+		for (size_t k = 0; m->restore && !m->why[0] && k < BENCH_MAX_WORKLOADS + 2; k++) {
+			const struct tmpl *t = &m->tmpl[k];
+			const char *wl = k < b->nwl ? b->wl[k]->name : k == b->nwl ? "memory" :
+					 "concurrency";
+
+			if (!t->tried)
+				continue;
+			if (!any)
+				printf("libvz phases, p50 ms:\n");
+			any = true;
+			if (t->made)
+				printf("  %-*s %-9s template made (or found) ahead, not timed: %.2f ms\n",
+				       nw, m->name, wl, t->ms);
+			else
+				printf("  %-*s %-9s NO template: %s\n", nw, m->name, wl, t->error);
+		}
+		for (size_t k = 0; k < b->nwl && m->libvz && !m->why[0]; k++) {
+			if (m->lat[k].nphase)
+				warn_cold(m, b->wl[k]->name, m->lat[k].cold_boots,
+					  m->lat[k].total.n);
 		}
 	}
 	if (any)
@@ -303,9 +421,14 @@ static void table_phases(struct bench *b)
 
 static void table_memory(struct bench *b)
 {
-	printf("host memory per running sandbox (sh -c 'echo ready; exec sleep'), KiB:\n");
-	printf("  %-16s %10s %10s %10s %10s %10s %6s  %s\n", "mode", "PSS", "RSS", "cgroup",
-	       "guest RAM", "beyond RAM", "procs", "note");
+	int nw = name_width(b);
+	struct vs vs[2 * BENCH_MAX_WORKLOADS + 1];
+	size_t nvs = restore_ratios(b, vs, sizeof(vs) / sizeof(vs[0]));
+
+	printf("host memory per running sandbox (sh -c 'echo ready; exec sleep'), KiB: the mean "
+	       "over %zu of the mode running at once:\n", b->o.mem_sandboxes);
+	printf("  %-*s %10s %10s %10s %10s %10s %10s %6s  %s\n", nw, "mode", "PSS", "RSS",
+	       "cgroup", "guest RAM", "RAM PSS", "beyond RAM", "procs", "note");
 	for (size_t i = 0; i < b->nmodes; i++) {
 		const struct mode *m = &b->modes[i];
 		const struct memory *mem = &m->mem;
@@ -313,28 +436,37 @@ static void table_memory(struct bench *b)
 		if (m->why[0] || !b->o.memory)
 			continue;
 		if (!mem->measured) {
-			printf("  %-16s not measured: %s\n", m->name, mem->error);
+			printf("  %-*s not measured: %s\n", nw, m->name, mem->error);
+			warn_cold(m, "memory", mem->cold_boots, b->o.mem_sandboxes);
 			continue;
 		}
-		printf("  %-16s %10llu %10llu ", m->name, (unsigned long long)mem->pss_kib,
+		printf("  %-*s %10llu %10llu ", nw, m->name, (unsigned long long)mem->pss_kib,
 		       (unsigned long long)mem->rss_kib);
 		if (mem->cgroup_kib >= 0)
 			printf("%10lld", (long long)mem->cgroup_kib);
 		else
 			printf("%10s", "-");
 		if (vz_vm(m))
-			printf(" %10llu %10lld", (unsigned long long)mem->guest_ram_rss_kib,
-			       beyond_ram_kib(mem));
+			printf(" %10llu %10llu %10lld", (unsigned long long)mem->guest_ram_rss_kib,
+			       (unsigned long long)mem->guest_ram_pss_kib, beyond_ram_kib(mem));
 		else
-			printf(" %10s %10s", "-", "-");
+			printf(" %10s %10s %10s", "-", "-", "-");
 		printf(" %6zu  %s\n", mem->processes, mem->note);
+		warn_cold(m, "memory", mem->cold_boots, mem->sandboxes);
+	}
+	for (size_t i = 0; i < nvs; i++) {
+		if (!strcmp(vs[i].what, "memory"))
+			printf("  PSS per running VM, restored / cold: %s / %s = %.0f / %.0f KiB = "
+			       "%.3f\n", vs[i].a, vs[i].b, vs[i].va, vs[i].vb, vs[i].ratio);
 	}
 	printf("  PSS: proportional set size summed over the sandbox's host processes (shared "
-	       "pages split), a peer's supervisor included (bwrap, crun run, runc run); libvz's "
-	       "per-sandbox state in the calling process (a few KiB) is not counted; cgroup: the "
-	       "sandbox's own memory cgroup charge (- : none); guest RAM: libvz VM modes, the "
-	       "resident part of the guest RAM mapping; beyond RAM: PSS - guest RAM, what the "
-	       "VMM costs beyond guest RAM\n\n");
+	       "pages split, also among the sandboxes of the mode running at once: a restored "
+	       "VM's template pages count 1/N in each), a peer's supervisor included (bwrap, "
+	       "crun run, runc run); libvz's per-sandbox state in the calling process (a few "
+	       "KiB) is not counted; cgroup: the sandbox's own memory cgroup charge (- : none); "
+	       "guest RAM: libvz VM modes, the resident part of the guest RAM mapping (template "
+	       "pages counted whole); RAM PSS: its PSS; beyond RAM: PSS - RAM PSS, what the VMM "
+	       "costs beyond guest RAM\n\n");
 }
 
 /* Sandboxes per second: from 0.02 (VMs on a software hypervisor) to thousands. */
@@ -361,12 +493,13 @@ static void table_concurrency(struct bench *b)
 				printf("concurrency: K sandboxes of /bin/true released at once; "
 				       "sandboxes/s = K / makespan (p50 over rounds); latency from "
 				       "release to each one's end, ms\n");
-				printf("  %-16s %4s %6s %5s %9s %9s %9s %10s %10s %10s %10s\n", "mode",
-				       "K", "rounds", "fail", "sbox/s", "min", "max", "lat p50",
-				       "p90", "p99", "max");
+				printf("  %-*s %4s %6s %5s %9s %9s %9s %10s %10s %10s %10s\n",
+				       name_width(b), "mode", "K", "rounds", "fail", "sbox/s", "min",
+				       "max", "lat p50", "p90", "p99", "max");
 			}
 			any = true;
-			printf("  %-16s %4zu %6zu %5zu", m->name, c->level, c->rounds, c->failures);
+			printf("  %-*s %4zu %6zu %5zu", name_width(b), m->name, c->level, c->rounds,
+			       c->failures);
 			if (rt.any) {
 				print_rate(rt.p50);
 				print_rate(rt.min);
@@ -378,6 +511,12 @@ static void table_concurrency(struct bench *b)
 				printf(" %10.2f %10.2f %10.2f %10.2f", lat.p50, lat.p90, lat.p99,
 				       lat.max);
 			printf("\n");
+			if (m->restore && c->cold_boots) {
+				char where[64];
+
+				msg(where, sizeof(where), "concurrency %zu", c->level);
+				warn_cold(m, where, c->cold_boots, lat.n);
+			}
 		}
 	}
 	if (any)
@@ -500,6 +639,14 @@ static void json_settings(FILE *f, const struct bench *b)
 	}
 	fprintf(f, ", \"initramfs\": ");
 	json_str(f, b->initramfs[0] ? "the rootfs as a newc cpio archive (guest peers)" : NULL);
+	fprintf(f, ", \"memory_sandboxes\": %zu, \"templates\": ", b->o.mem_sandboxes);
+	if (b->o.vm) {
+		fprintf(f, "{\"dir\": ");
+		json_str(f, b->templates);
+		fprintf(f, ", \"fresh\": %s}", b->own_templates ? "true" : "false");
+	} else {
+		fprintf(f, "null");
+	}
 	fprintf(f, "},\n");
 }
 
@@ -540,6 +687,31 @@ static void json_modes(FILE *f, const struct bench *b)
 		json_err(f, m->version);
 		fprintf(f, ", \"pair\": ");
 		json_str(f, p ? p->name : NULL);
+		fprintf(f, ", \"vm_start\": ");
+		json_str(f, m->restore ? "restore" : m->cold ? "cold" : NULL);
+		fprintf(f, ", \"templates\": ");
+		if (m->restore) {
+			bool first = true;
+
+			fputc('[', f);
+			for (size_t k = 0; k < BENCH_MAX_WORKLOADS + 2; k++) {
+				const struct tmpl *t = &m->tmpl[k];
+
+				if (!t->tried)
+					continue;
+				fprintf(f, "%s{\"for\": ", first ? "" : ", ");
+				first = false;
+				json_str(f, k < b->nwl ? b->wl[k]->name : k == b->nwl ? "memory" :
+					    "concurrency");
+				fprintf(f, ", \"made\": %s, \"ms\": %.6f, \"error\": ",
+					t->made ? "true" : "false", t->ms);
+				json_err(f, t->error);
+				fputc('}', f);
+			}
+			fputc(']', f);
+		} else {
+			fprintf(f, "null");
+		}
 		fprintf(f, "}");
 	}
 	fprintf(f, "\n  ],\n");
@@ -566,6 +738,10 @@ static void json_latency(FILE *f, const struct bench *b)
 				wl_applies(m, b->wl[k]) ? "true" : "false", s.n, l->failures,
 				l->warmup_failures);
 			json_err(f, l->first_error);
+			if (m->restore)
+				fprintf(f, ", \"booted_cold\": %zu", l->cold_boots);
+			else
+				fprintf(f, ", \"booted_cold\": null");
 			fprintf(f, ",\n     \"summary_ms\": ");
 			json_summary(f, &s);
 			fprintf(f, ",\n     \"samples_ms\": ");
@@ -591,6 +767,27 @@ static void json_latency(FILE *f, const struct bench *b)
 			json_str(f, b->wl[k]->name);
 			fprintf(f, ", \"libvz_p50_ms\": %.6f, \"peer_p50_ms\": %.6f, \"ratio\": %.6f}",
 				a, p, r);
+		}
+	}
+	fprintf(f, "\n  ],\n  \"restore_ratios\": [");
+	{
+		struct vs vs[2 * BENCH_MAX_WORKLOADS + 1];
+		size_t nvs = restore_ratios(b, vs, sizeof(vs) / sizeof(vs[0]));
+
+		for (size_t i = 0; i < nvs; i++) {
+			bool lat = !strcmp(vs[i].what, "latency");
+
+			fprintf(f, "%s\n    {\"what\": ", i ? "," : "");
+			json_str(f, vs[i].what);
+			fprintf(f, ", \"mode\": ");
+			json_str(f, vs[i].a);
+			fprintf(f, ", \"against\": ");
+			json_str(f, vs[i].b);
+			fprintf(f, ", \"workload\": ");
+			json_str(f, lat ? b->wl[vs[i].k]->name : "ready");
+			fprintf(f, ", \"%s\": %.6f, \"against_%s\": %.6f, \"ratio\": %.6f}",
+				lat ? "p50_ms" : "pss_kib", vs[i].va, lat ? "p50_ms" : "pss_kib",
+				vs[i].vb, vs[i].ratio);
 		}
 	}
 	fprintf(f, "\n  ],\n  \"throughput\": [");
@@ -665,21 +862,27 @@ static void json_memory(FILE *f, const struct bench *b)
 		json_str(f, m->name);
 		fprintf(f, ", \"available\": %s, \"error\": ", mem->measured ? "true" : "false");
 		json_err(f, mem->error);
+		fprintf(f, ", \"sandboxes\": %zu, \"booted_cold\": ", b->o.mem_sandboxes);
+		if (m->restore)
+			fprintf(f, "%zu", mem->cold_boots);
+		else
+			fprintf(f, "null");
 		if (mem->measured) {
 			fprintf(f, ", \"processes\": %zu, \"pss_kib\": %llu, \"rss_kib\": %llu, "
-				"\"cgroup_kib\": ", mem->processes,
-				(unsigned long long)mem->pss_kib, (unsigned long long)mem->rss_kib);
+				"\"pss_total_kib\": %llu, \"cgroup_kib\": ", mem->processes,
+				(unsigned long long)mem->pss_kib, (unsigned long long)mem->rss_kib,
+				(unsigned long long)mem->pss_total_kib);
 			if (mem->cgroup_kib >= 0)
 				fprintf(f, "%lld", (long long)mem->cgroup_kib);
 			else
 				fprintf(f, "null");
 			if (vz_vm(m))
-				fprintf(f, ", \"guest_ram_rss_kib\": %llu, "
+				fprintf(f, ", \"guest_ram_rss_kib\": %llu, \"guest_ram_pss_kib\": %llu, "
 					"\"beyond_guest_ram_kib\": %lld",
 					(unsigned long long)mem->guest_ram_rss_kib,
-					beyond_ram_kib(mem));
+					(unsigned long long)mem->guest_ram_pss_kib, beyond_ram_kib(mem));
 			else
-				fprintf(f, ", \"guest_ram_rss_kib\": null, "
+				fprintf(f, ", \"guest_ram_rss_kib\": null, \"guest_ram_pss_kib\": null, "
 					"\"beyond_guest_ram_kib\": null");
 		}
 		fprintf(f, ", \"note\": ");
@@ -710,6 +913,10 @@ static void json_concurrency(FILE *f, const struct bench *b)
 				"\"failures\": %zu, \"first_error\": ", c->level, c->rounds,
 				c->sandboxes, c->failures);
 			json_err(f, c->first_error);
+			if (m->restore)
+				fprintf(f, ", \"booted_cold\": %zu", c->cold_boots);
+			else
+				fprintf(f, ", \"booted_cold\": null");
 			if (rt.any)
 				fprintf(f, ",\n     \"throughput_per_s\": {\"min\": %.6f, \"p50\": %.6f, "
 					"\"max\": %.6f}", rt.min, rt.p50, rt.max);
@@ -772,11 +979,12 @@ static void csv_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* One CSV row; d (data workloads) and vm_mem (libvz VM modes' memory) may be NULL. */
+/* One CSV row; d (data workloads) and vm_mem (libvz VM modes' memory) may be NULL;
+ * cold: restored modes' runs that booted cold, -1 for other modes. */
 static void csv_row(FILE *f, const char *section, const char *mode, const char *workload,
 		    size_t level, size_t n, size_t fails, const struct summary *s, double tput,
 		    double r, const struct memory *mem, const struct data_rate *d,
-		    const struct memory *vm_mem)
+		    const struct memory *vm_mem, long long cold)
 {
 	fprintf(f, "%s,", section);
 	csv_str(f, mode);
@@ -809,10 +1017,14 @@ static void csv_row(FILE *f, const char *section, const char *mode, const char *
 		fprintf(f, ",,,");
 	}
 	if (vm_mem && vm_mem->measured)
-		fprintf(f, ",%llu,%lld\n", (unsigned long long)vm_mem->guest_ram_rss_kib,
-			beyond_ram_kib(vm_mem));
+		fprintf(f, ",%llu,%lld,%llu", (unsigned long long)vm_mem->guest_ram_rss_kib,
+			beyond_ram_kib(vm_mem), (unsigned long long)vm_mem->guest_ram_pss_kib);
 	else
-		fprintf(f, ",,\n");
+		fprintf(f, ",,,");
+	if (cold >= 0)
+		fprintf(f, ",%lld\n", cold);
+	else
+		fprintf(f, ",\n");
 }
 
 static int write_csv(struct bench *b, const char *path)
@@ -825,7 +1037,8 @@ static int write_csv(struct bench *b, const char *path)
 	}
 	fprintf(f, "section,mode,workload,concurrency,n,failures,min_ms,p50_ms,p90_ms,p99_ms,"
 		"max_ms,sandboxes_per_s,libvz_over_peer_p50,pss_kib,rss_kib,cgroup_kib,data_bytes,"
-		"mib_per_s,net_mib_per_s,guest_ram_rss_kib,beyond_guest_ram_kib\n");
+		"mib_per_s,net_mib_per_s,guest_ram_rss_kib,beyond_guest_ram_kib,guest_ram_pss_kib,"
+		"booted_cold\n");
 	for (size_t i = 0; i < b->nmodes; i++) {
 		const struct mode *m = &b->modes[i];
 
@@ -838,19 +1051,21 @@ static int write_csv(struct bench *b, const char *path)
 			if (!wl_applies(m, b->wl[k]))
 				continue;
 			csv_row(f, "latency", m->name, b->wl[k]->name, 1, s.n, m->lat[k].failures,
-				&s, 0, ratio(b, m, k, NULL, NULL), NULL, &d, NULL);
+				&s, 0, ratio(b, m, k, NULL, NULL), NULL, &d, NULL,
+				m->restore ? (long long)m->lat[k].cold_boots : -1);
 			for (size_t p = 0; p < m->lat[k].nphase; p++) {
 				struct summary ps = summarize(&m->lat[k].phase[p]);
 				char name[64];
 
 				msg(name, sizeof(name), "%s/%s", m->name, m->lat[k].phase_name[p]);
 				csv_row(f, "phase", name, b->wl[k]->name, 1, ps.n, 0, &ps, 0, 0,
-					NULL, NULL, NULL);
+					NULL, NULL, NULL, -1);
 			}
 		}
 		if (b->o.memory)
 			csv_row(f, "memory", m->name, "ready", 1, m->mem.measured, !m->mem.measured,
-				NULL, 0, 0, &m->mem, NULL, vz_vm(m) ? &m->mem : NULL);
+				NULL, 0, 0, &m->mem, NULL, vz_vm(m) ? &m->mem : NULL,
+				m->restore ? (long long)m->mem.cold_boots : -1);
 		for (size_t j = 0; j < m->nconc; j++) {
 			const struct conc *c = &m->conc[j];
 			struct summary lat = summarize(&c->latency);
@@ -858,7 +1073,8 @@ static int write_csv(struct bench *b, const char *path)
 
 			if (c->rounds)
 				csv_row(f, "concurrency", m->name, "true", c->level, c->sandboxes,
-					c->failures, &lat, rt.any ? rt.p50 : 0, 0, NULL, NULL, NULL);
+					c->failures, &lat, rt.any ? rt.p50 : 0, 0, NULL, NULL, NULL,
+					m->restore ? (long long)c->cold_boots : -1);
 		}
 	}
 	if (ferror(f) | fclose(f)) {

@@ -9,13 +9,18 @@
  * (smaller) number of runs: they are the first rounds' VM members. The data workloads
  * (stdout64m, bind64m) run in libvz modes only, and in latency runs only.
  *
- * Memory: one sandbox per mode runs a program that prints a marker and sleeps; once the
- * marker arrives, the host process tree of the sandbox is measured.
+ * Memory: --memory-sandboxes sandboxes per mode, started at once, run a program that
+ * prints a marker and sleeps; once every marker has arrived, the host process tree of
+ * each is measured while all of them still run (so that pages they share, such as a
+ * restored VM's template pages, are split among them), and the mean is kept.
  *
  * Concurrency: K threads each run one life cycle of /bin/true; all are released at once
  * through a gate once every one is waiting at it; each sandbox's latency runs from the
  * release to its own end, the round's makespan from the release to the last end (failed
  * sandboxes included), and throughput is K / makespan.
+ *
+ * Restored libvz VM modes make their template before a configuration's first run (the
+ * mode's warm op, untimed); a run of theirs that booted cold anyway is counted.
  */
 #include "bench.h"
 
@@ -101,6 +106,8 @@ static void run_one(struct bench *b, struct mode *m, size_t k, bool keep)
 	struct run r;
 	int rc;
 
+	if (m->ops.warm)
+		m->ops.warm(b, m, b->wl[k]);
 	run_init(&r);
 	r.timeout_ms = (int64_t)b->o.timeout_s * 1000;
 	rc = m->ops.prep ? m->ops.prep(b, m, b->wl[k], &r) : 0;
@@ -122,6 +129,8 @@ static void run_one(struct bench *b, struct mode *m, size_t k, bool keep)
 	series_add(&l->total, r.t_end - r.t0);
 	if (!m->libvz)
 		return;
+	if (booted_cold(m, &r.res))
+		l->cold_boots++;
 	/* libvz's phases are timed from vz_sandbox_start; create+limit come before it and
 	 * free after wait: those two are timed here. */
 	add_phase(l, "create+limit", r.t_created - r.t0);
@@ -209,43 +218,160 @@ static int wait_ready(int fd, int64_t timeout_ms, char *err, size_t len)
 	}
 }
 
+static int64_t round_timeout_ms(const struct bench *b, size_t k);
+
+/*
+ * The memory run of one mode: each sandbox is started (and waited for until ready) in a
+ * thread of its own, so that they come up at once. The thread stays until the main
+ * thread has measured them all, then stops its sandbox: a sandbox may be bound to the
+ * thread that started it (bwrap --die-with-parent is killed when that thread ends).
+ */
+struct mem_round {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	size_t ready;	/* threads done starting (whether or not their sandbox came up) */
+	bool finish;	/* measured: stop the sandboxes */
+};
+
+struct mem_worker {
+	struct bench *b;
+	struct mode *m;
+	struct mem_round *round;
+	struct run r;
+	int rc;
+	pthread_t thread;
+};
+
+static void *mem_worker_main(void *arg)
+{
+	struct mem_worker *w = arg;
+	struct mem_round *g = w->round;
+	const struct workload *wl = &bench_ready_workload;
+
+	w->rc = (w->m->ops.prep && w->m->ops.prep(w->b, w->m, wl, &w->r)) ||
+		w->m->ops.begin(w->b, w->m, wl, &w->r) ||
+		wait_ready(w->r.readyfd, w->r.timeout_ms, w->r.err, sizeof(w->r.err)) ? -1 : 0;
+	pthread_mutex_lock(&g->lock);
+	g->ready++;
+	pthread_cond_broadcast(&g->cond);
+	while (!g->finish)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	run_release(w->b, w->m, &w->r);
+	return NULL;
+}
+
+/* Measure the n running sandboxes of m one by one, into mem as the mean per sandbox. */
+static void measure_running(struct mode *m, struct mem_worker *w, size_t n, uint64_t ram)
+{
+	struct memory *mem = &m->mem, one;
+	uint64_t procs = 0, rss = 0, ram_rss = 0, ram_pss = 0;
+	int64_t cg = 0;
+	size_t ncg = 0;
+
+	mem->pss_total_kib = 0;
+	for (size_t i = 0; i < n; i++) {
+		pid_t root = m->ops.root(&w[i].r);
+
+		one = (struct memory){ .measured = false };
+		if (root <= 0) {
+			msg(mem->error, sizeof(mem->error), "no process to measure: %s",
+			    m->libvz ? vz_error_last()->message : "not spawned");
+			return;
+		}
+		if (tree_memory(root, &one, ram)) {
+			msg(mem->error, sizeof(mem->error), "%s", one.error);
+			return;
+		}
+		procs += one.processes;
+		mem->pss_total_kib += one.pss_kib;
+		rss += one.rss_kib;
+		ram_rss += one.guest_ram_rss_kib;
+		ram_pss += one.guest_ram_pss_kib;
+		if (one.cgroup_kib >= 0) {
+			cg += one.cgroup_kib;
+			ncg++;
+		}
+	}
+	mem->sandboxes = n;
+	mem->processes = (size_t)((procs + n / 2) / n);
+	mem->pss_kib = mem->pss_total_kib / n;
+	mem->rss_kib = rss / n;
+	mem->guest_ram_rss_kib = ram_rss / n;
+	mem->guest_ram_pss_kib = ram_pss / n;
+	mem->cgroup_kib = ncg == n ? cg / (int64_t)n : -1;
+	mem->measured = true;
+}
+
 void run_memory(struct bench *b)
 {
+	size_t n = b->o.mem_sandboxes;
+	struct mem_worker *w = xrealloc(NULL, n * sizeof(*w));
+
 	for (size_t i = 0; i < b->nmodes && !bench_stop; i++) {
 		struct mode *m = &b->modes[i];
 		struct memory *mem = &m->mem;
-		struct run r;
 		uint64_t ram = m->libvz && m->cls == CLASS_VM ? (uint64_t)b->o.vm_ram_mib << 20 : 0;
+		struct mem_round g = { .ready = 0, .finish = false };
+		size_t started = 0, failed = n;
+		int err = 0;
 
 		if (m->why[0])
 			continue;
-		progress(b, true, "memory: %s", m->name);
-		run_init(&r);
-		if ((m->ops.prep && m->ops.prep(b, m, &bench_ready_workload, &r)) ||
-		    m->ops.begin(b, m, &bench_ready_workload, &r) ||
-		    wait_ready(r.readyfd, (int64_t)b->o.timeout_s * 1000, r.err, sizeof(r.err))) {
-			msg(mem->error, sizeof(mem->error), "%s", r.err);
+		if (m->ops.warm)
+			m->ops.warm(b, m, &bench_ready_workload);
+		progress(b, true, "memory: %s, %zu at once", m->name, n);
+		pthread_mutex_init(&g.lock, NULL);
+		pthread_cond_init(&g.cond, NULL);
+		for (; started < n; started++) {
+			w[started] = (struct mem_worker){ .b = b, .m = m, .round = &g };
+			run_init(&w[started].r);
+			w[started].r.timeout_ms = round_timeout_ms(b, n);
+			if ((err = pthread_create(&w[started].thread, NULL, mem_worker_main,
+						  &w[started])))
+				break;
+		}
+		pthread_mutex_lock(&g.lock);
+		while (g.ready < started)
+			pthread_cond_wait(&g.cond, &g.lock);
+		pthread_mutex_unlock(&g.lock);
+		for (size_t j = 0; j < started; j++) {
+			if (w[j].rc && failed == n)
+				failed = j;
+		}
+		if (started < n) {
+			msg(mem->error, sizeof(mem->error), "could start only %zu of %zu threads: %s",
+			    started, n, strerror(err));
+		} else if (failed < n) {
+			msg(mem->error, sizeof(mem->error), "sandbox %zu of %zu: %s", failed + 1, n,
+			    w[failed].r.err[0] ? w[failed].r.err : "failed (no reason given)");
 		} else {
 			/* Let the tail of start-up (a VMM's last page faults, runtime exits)
 			 * settle before measuring. */
-			pid_t root;
-
 			usleep(500000);
-			if ((root = m->ops.root(&r)) <= 0)
-				msg(mem->error, sizeof(mem->error), "no process to measure: %s",
-				    m->libvz ? vz_error_last()->message : "not spawned");
-			else
-				tree_memory(root, mem, ram);
+			measure_running(m, w, n, ram);
 		}
-		run_release(b, m, &r);
-		/* What the VMM costs beyond guest RAM: PSS less the resident guest RAM (a
-		 * private mapping of the VMM alone, so its PSS is its RSS). */
+		pthread_mutex_lock(&g.lock);
+		g.finish = true;
+		pthread_cond_broadcast(&g.cond);
+		pthread_mutex_unlock(&g.lock);
+		for (size_t j = 0; j < started; j++) {
+			pthread_join(w[j].thread, NULL);
+			if (m->libvz && booted_cold(m, &w[j].r.res))
+				mem->cold_boots++;
+		}
+		pthread_cond_destroy(&g.cond);
+		pthread_mutex_destroy(&g.lock);
+		/* What the VMM costs beyond guest RAM: PSS less the guest RAM's PSS (which is
+		 * its RSS for a cold-booted VM, whose guest RAM is private to its VMM, and less
+		 * for a restored one, whose template pages are split among the VMs). */
 		if (ram && mem->measured)
-			msg(mem->note, sizeof(mem->note), "beyond guest RAM = PSS - resident guest "
-			    "RAM = %llu - %llu = %lld KiB", (unsigned long long)mem->pss_kib,
-			    (unsigned long long)mem->guest_ram_rss_kib,
-			    (long long)mem->pss_kib - (long long)mem->guest_ram_rss_kib);
+			msg(mem->note, sizeof(mem->note), "beyond guest RAM = PSS - guest RAM PSS = "
+			    "%llu - %llu = %lld KiB", (unsigned long long)mem->pss_kib,
+			    (unsigned long long)mem->guest_ram_pss_kib,
+			    (long long)mem->pss_kib - (long long)mem->guest_ram_pss_kib);
 	}
+	free(w);
 }
 
 /* ---- concurrency ------------------------------------------------------------------------------ */
@@ -317,6 +443,8 @@ static void run_batch(struct bench *b, struct mode *m, struct conc *c)
 	uint64_t t_rel, t_last = 0;
 	int err = 0;
 
+	if (m->ops.warm) /* before any thread: not part of the round */
+		m->ops.warm(b, m, &bench_workloads[0]);
 	pthread_mutex_init(&g.lock, NULL);
 	pthread_cond_init(&g.cond, NULL);
 	pthread_attr_init(&attr);
@@ -356,6 +484,8 @@ static void run_batch(struct bench *b, struct mode *m, struct conc *c)
 			continue;
 		}
 		series_add(&c->latency, end - t_rel);
+		if (m->libvz && booted_cold(m, &w[i].r.res))
+			c->cold_boots++;
 	}
 	c->sandboxes += k - started;
 	c->failures += k - started;

@@ -451,10 +451,10 @@ static int64_t cgroup_usage_kib(const char *cg)
 	return v < 0 ? -1 : v / 1024;
 }
 
-/* Rss and Pss of one process (smaps_rollup); with ram_bytes, also the Rss of the one
- * mapping of exactly that size (a VMM's guest RAM) from smaps. */
+/* Rss and Pss of one process (smaps_rollup); with ram_bytes, also the Rss and Pss of the
+ * one mapping of exactly that size (a VMM's guest RAM) from smaps. */
 static int proc_memory(pid_t pid, uint64_t *rss, uint64_t *pss, uint64_t ram_bytes,
-		       uint64_t *ram_rss)
+		       uint64_t *ram_rss, uint64_t *ram_pss)
 {
 	char path[64], line[256];
 	FILE *f;
@@ -484,6 +484,8 @@ static int proc_memory(pid_t pid, uint64_t *rss, uint64_t *pss, uint64_t ram_byt
 			in_ram = v == ram_bytes / 1024;
 		else if (in_ram && sscanf(line, "Rss: %" SCNu64 " kB", &v) == 1)
 			*ram_rss += v;
+		else if (in_ram && sscanf(line, "Pss: %" SCNu64 " kB", &v) == 1)
+			*ram_pss += v;
 	}
 	fclose(f);
 	return 0;
@@ -542,10 +544,10 @@ int tree_memory(pid_t root, struct memory *mem, uint64_t ram_bytes)
 	}
 	memory_cgroup(getpid(), own, sizeof(own));
 	mem->processes = 0;
-	mem->rss_kib = mem->pss_kib = mem->guest_ram_rss_kib = 0;
+	mem->rss_kib = mem->pss_kib = mem->guest_ram_rss_kib = mem->guest_ram_pss_kib = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (proc_memory(tree[i], &mem->rss_kib, &mem->pss_kib, ram_bytes,
-				&mem->guest_ram_rss_kib) == 0)
+				&mem->guest_ram_rss_kib, &mem->guest_ram_pss_kib) == 0)
 			mem->processes++;
 		memory_cgroup(tree[i], cg, sizeof(cg));
 		if (cg[0] && strcmp(cg, own) && strlen(cg) > strlen(best))

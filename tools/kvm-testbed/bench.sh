@@ -1,8 +1,9 @@
 #!/bin/bash
 # tools/kvm-testbed/bench.sh [OPTIONS] [--] [VZ-BENCH OPTIONS]: the benchmark harness
 # (vz-bench, docs/benchmarks.md) inside the kvm-testbed (run.sh here), so that the VM
-# modes run on a real kvm_amd: libvz-vm and QEMU microvm (with -accel kvm) in nested
-# guests of a guest that QEMU emulates (TCG). Compare modes within one run; the absolute
+# modes run on a real kvm_amd: libvz-vm (restored from a template), libvz-vm-cold (a full
+# boot every start) and QEMU microvm (with -accel kvm) in nested guests of a guest that
+# QEMU emulates (TCG). Compare modes within one run; the absolute
 # figures are the emulator's, never hardware ones (README.md, "Limits").
 #
 #   --build DIR    build directory with bench/vz-bench, libvz.so and rootfs/ (the busybox
@@ -22,12 +23,15 @@
 # qemu-system-x86_64 with what -M microvm loads (pvh.bin, bios-microvm.bin -> qboot.rom,
 # the TCG module for its fallback), cpio (vz-bench packs the peers' initramfs with it) and
 # the minbase rootfs. The guest runs
-#   vz-bench --kernel K --rootfs DIR/rootfs --vm-memory 256 --vm-concurrency 1,4 \
+#   vz-bench --kernel K --rootfs DIR/rootfs --vm-memory 256 --vm-concurrency 1,10 \
 #            --timeout 1800 [--alt-rootfs minbase=M] [VZ-BENCH OPTIONS] --out /tmp/...
-# Your options come after these defaults and win. 256 MiB of guest RAM for every VM
+# Your options come after these defaults and win (--only, --vm-runs, --memory-sandboxes,
+# --templates DIR: a directory in the testbed's guest; by default vz-bench makes a fresh
+# one and removes it). 256 MiB of guest RAM for every VM
 # mode: the testbed has no disk, so bind64m's 64 MiB file lands on its tmpfs, charged to
 # the VMM's memory cgroup (guest RAM + slack), which 128 MiB guests then overrun (OOM).
-# 1,4: a hundred VMs do not fit in the testbed.
+# 1,10: ten VMs at once (restored ones share their template's pages); a hundred do not
+# fit in the testbed.
 # Its table comes out on this program's stdout as it is printed. Exit status: vz-bench's;
 # run.sh's 77, 124, 125 (testbed unavailable, timeout, testbed failure); 2 bad usage.
 set -uo pipefail
@@ -103,7 +107,7 @@ for f in "$qdir/share/qemu/pvh.bin" "$qdir/share/qemu/bios-microvm.bin" \
 done
 [[ -z $minbase ]] || copies+=(--copy "$minbase")
 
-args=(--kernel "$kernel" --rootfs "$rootfs" --vm-memory 256 --vm-concurrency "1,4" --timeout 1800)
+args=(--kernel "$kernel" --rootfs "$rootfs" --vm-memory 256 --vm-concurrency "1,10" --timeout 1800)
 [[ -z $minbase ]] || args+=(--alt-rootfs "minbase=$minbase")
 args+=("$@")
 
