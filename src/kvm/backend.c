@@ -470,6 +470,7 @@ static int plan_vm(struct vz_sandbox *sb, struct vz_kvm_plan *plan, struct kvm_c
 	plan->kimg = &priv->kimg;
 	plan->host = priv->host;
 	plan->prepare = sb->prepare;
+	plan->deadline_ns = sb->deadline_ns;
 	plan->ram_size = sb->limits[VZ_LIMIT_MEMORY] ? (uint64_t)sb->limits[VZ_LIMIT_MEMORY]
 			 : plan->host == VZ_KVM_HOST_PVM ? VZ_VM_DEFAULT_RAM_PVM
 							 : VZ_VM_DEFAULT_RAM;

@@ -45,6 +45,7 @@ struct vz_vmm {
 	volatile int ready;  /* the workload runs; sync_fd is closed */
 	int awaiting_go;     /* prepared: booted, the job held until the host's VZ_IPC_GO */
 	int saved;	     /* the template was written (or could not be) */
+	uint64_t deadline_ns; /* wall-time limit (CLOCK_MONOTONIC), 0: none */
 	volatile int ending; /* first ender wins */
 };
 
@@ -707,6 +708,18 @@ static int create_devices(struct vz_vmm *v)
 
 /* ---- the main thread: the console's control side and stdin, signals, lifeline ---- */
 
+/* Milliseconds until @deadline_ns (CLOCK_MONOTONIC), for poll: -1 without one. */
+static int poll_timeout(uint64_t deadline_ns)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (!deadline_ns || vz_rsys(SYS_clock_gettime, CLOCK_MONOTONIC, &ts, 0) < 0)
+		return -1;
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return deadline_ns > now ? (int)((deadline_ns - now + 999999) / 1000000) : 0;
+}
+
 /* Signals are held back until the guest init runs the workload: before, there is no
  * process to deliver them to. */
 static void main_loop(struct vz_vmm *v, int sig_fd)
@@ -728,7 +741,17 @@ static void main_loop(struct vz_vmm *v, int sig_fd)
 				held_sigs &= ~(1ull << sig);
 			}
 		n = vz_console_pollfds(&v->con, pf + 2);
-		if (poll(pf, (nfds_t)(2 + n), -1) < 0)
+		/* Until the workload runs, vz_sandbox_start() waits and watches the limit. */
+		int r = poll(pf, (nfds_t)(2 + n), poll_timeout(ready ? v->deadline_ns : 0));
+		if (r == 0 && ready && v->deadline_ns) {
+			/* Wall time is up: the sandbox ends here, whatever the guest does. */
+			if (!__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL)) {
+				vz_ipc_exit(v->status_fd, VZ_REASON_TIMED_OUT, SIGKILL, "");
+				vz_r_exit_group(0);
+			}
+			continue;
+		}
+		if (r < 0)
 			continue;
 		if (v->awaiting_go && (pf[0].revents & POLLIN)) {
 			struct vz_ipc_msg go;
@@ -736,6 +759,7 @@ static void main_loop(struct vz_vmm *v, int sig_fd)
 			    go.type != VZ_IPC_GO)
 				vz_r_exit_group(125); /* freed unstarted, or not libvz */
 			v->awaiting_go = 0;
+			v->deadline_ns = go.t_ns;
 			send_job(v);
 		}
 		if (pf[0].revents & (POLLHUP | POLLERR))
@@ -826,6 +850,7 @@ int vz_vmm_main(const struct vz_child_chan *ch, void *arg)
 	v->plan = p;
 	v->sync_fd = ch->sync_fd;
 	v->status_fd = ch->status_fd;
+	v->deadline_ns = p->prepare ? 0 : p->deadline_ns;
 	/* Every signal arrives through signalfd on the main thread, to be forwarded to the
 	 * workload; vCPU threads inherit the mask. SIGKILL still ends the VMM at once. */
 	vz_rsys6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&all, 0, 8, 0, 0);

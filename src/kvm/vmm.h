@@ -22,6 +22,10 @@ struct vz_kvm_plan {
 	const uint8_t *job;	 /* the job message (guest/abi.h), sent on the control port */
 	uint32_t job_len;
 	bool prepare; /* vz_sandbox_prepare: boot, then hold the job until VZ_IPC_GO */
+	/* The wall-time limit (CLOCK_MONOTONIC ns, 0: none); a prepared VM's comes with
+	 * its go. The VMM ends the sandbox there itself, as a container's init does: the
+	 * host only watches while vz_sandbox_start() or vz_sandbox_wait() runs. */
+	uint64_t deadline_ns;
 	/* The virtio-fs shares: "root" (the rootfs, read-only), "upper" (the persistent
 	 * layer, if any), "b0".. (the binds); each an O_PATH descriptor the host opened. */
 	struct vz_fuse_share shares[VZ_FUSE_MAX_SHARES];
