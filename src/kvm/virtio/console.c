@@ -107,11 +107,14 @@ static void ctl_in(struct vz_console *c, const struct ctl *m)
 	case EV_PORT_READY:
 		if (m->id >= VZ_PORT_COUNT || m->value != 1)
 			break;
-		/* Our side of every port is open from the start; stdin closes at its end. The
-		 * open comes before the name: the guest's driver handles control events in
-		 * order, so a port whose name the init sees is already open (a read from a
-		 * port whose host side is closed returns end of file). */
-		host_open(c, m->id, !(m->id == VZ_PORT_STDIN && c->in_eof));
+		/* Our side of every port is open from the start, stdin's too when there is
+		 * none (the job then tells the init not to read it): so a template's guest
+		 * has it open, and a VM restored with a stdin needs no event that could
+		 * race the init's first read. stdin closes at its end. The open comes
+		 * before the name: the guest's driver handles control events in order, so a
+		 * port whose name the init sees is already open (a read from a port whose
+		 * host side is closed returns end of file). */
+		host_open(c, m->id, true);
 		ev_add(c, m->id, EV_PORT_NAME, 1);
 		break;
 	case EV_PORT_OPEN:
@@ -574,9 +577,8 @@ int vz_console_restore(struct vz_console *c, const struct vz_snap_console *s)
 		c->evq[i].event = s->evq[i].event;
 		c->evq[i].value = s->evq[i].value;
 	}
-	/* c->in_eof is this start's: no stdin, or one. The guest learns the difference. */
-	if (c->ports_added)
-		host_open(c, VZ_PORT_STDIN, !c->in_eof);
+	/* A template's stdin is open (see EV_PORT_READY) and stays so: this start's job
+	 * says whether the init reads it. */
 	vz_spin_unlock(&c->vdev.lock);
 	return 0;
 }
