@@ -89,6 +89,44 @@ static void report(int type, int32_t v1, int32_t v2, const char *text)
 	io_full(ctl_fd, msg, sizeof(h) + h.len, true);
 }
 
+/* Step timings for "vz.trace" on the kernel command line: kept in memory (the UART is
+ * slow) and written to /dev/kmsg when the workload has ended. */
+static struct { const char *what; struct timespec t; } trace_pts[48];
+static int trace_n, trace_on = -1;
+static void trace(const char *what)
+{
+	if (trace_on < 0) {
+		char b[2048] = "";
+		int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+		ssize_t n = fd >= 0 ? read(fd, b, sizeof(b) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		b[n > 0 ? n : 0] = '\0';
+		trace_on = strstr(b, "vz.trace") != NULL;
+	}
+	if (!trace_on || trace_n >= 48)
+		return;
+	trace_pts[trace_n].what = what;
+	clock_gettime(CLOCK_MONOTONIC, &trace_pts[trace_n++].t);
+}
+static void trace_dump(void)
+{
+	int fd;
+	if (trace_on != 1 || (fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC)) < 0)
+		return;
+	/* One record: /dev/kmsg lets a process write only a few in a row. */
+	char line[1024] = "vz-trace (us):";
+	size_t len = strlen(line);
+	for (int i = 1; i < trace_n && len < sizeof(line) - 40; i++) {
+		long us = (trace_pts[i].t.tv_sec - trace_pts[i - 1].t.tv_sec) * 1000000L +
+			  (trace_pts[i].t.tv_nsec - trace_pts[i - 1].t.tv_nsec) / 1000;
+		len += (size_t)snprintf(line + len, sizeof(line) - len, " %s %ld", trace_pts[i].what, us);
+	}
+	line[len++] = '\n';
+	write(fd, line, len);
+	close(fd);
+}
+
 __attribute__((noreturn)) static void hang(void)
 {
 	for (;;)
@@ -291,9 +329,11 @@ static void build_root(const struct job *j)
 	mkdir("/.vz", 0700);
 	mkdir(FS, 0700);
 	mkdir(NEWROOT, 0755);
+	trace("root-start");
 	if (mount("vz", FS, "virtiofs", MS_NOSUID | MS_NODEV, NULL) < 0)
 		fail(errno, "guest init: mount the shared file system: %s%s", strerror(errno),
 		     errno == ENODEV ? " (the guest kernel lacks VIRTIO_FS or FUSE_FS)" : "");
+	trace("virtiofs");
 	snprintf(lower, sizeof(lower), "%s/root", FS);
 	if (j->persistent) {
 		snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=%s/upper/upper,workdir=%s/upper/work",
@@ -310,6 +350,7 @@ static void build_root(const struct job *j)
 	if (mount("overlay", NEWROOT, "overlay", MS_NOSUID | MS_NODEV, opts) < 0)
 		fail(errno, "guest init: mount the root overlay: %s%s", strerror(errno),
 		     errno == ENODEV ? " (the guest kernel lacks OVERLAY_FS)" : "");
+	trace("overlay");
 	if ((rootfd = open(NEWROOT, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
 		fail(errno, "guest init: open the new root: %s", strerror(errno));
 	/* The system's mounts first, the binds last (as the container: a bind may go
@@ -332,6 +373,7 @@ static void build_root(const struct job *j)
 			remount_ro(rootfd, j->bind[i].dst);
 	}
 	close(rootfd);
+	trace("sysmounts");
 	/* The shares stay reachable only through the mounts made from them. */
 	umount2(FS, MNT_DETACH);
 	/* Replace the initramfs (switch_root: it cannot be pivoted away). */
@@ -814,21 +856,29 @@ int main(void)
 		return 4;
 	report(VZ_MSG_BOOTED, 0, 0, NULL);
 	read_job(&j);
+	trace("job");
 	host_time_and_seed(&j);
+	trace("time+seed");
 	fcntl(ctl_fd, F_SETFL, O_NONBLOCK);
 	/* The stdio ports, opened while the initramfs's /dev is at hand. */
 	for (int i = VZ_PORT_STDIN; i <= VZ_PORT_STDERR; i++)
 		port_fd[i] = (i == VZ_PORT_STDIN ? j.in_tty : i == VZ_PORT_STDOUT ? j.out_tty : j.err_tty)
 				     ? open_port(ports[i], i == VZ_PORT_STDIN ? O_RDONLY : O_WRONLY)
 				     : -1;
+	trace("ports");
 	build_root(&j);
+	trace("root");
 	if (j.hostname && sethostname(j.hostname, strlen(j.hostname)) < 0)
 		fail(errno, "guest init: sethostname: %s", strerror(errno));
+	trace("hostname");
 	if (j.loopback)
 		loopback_up();
+	trace("loopback");
 	if (j.pids)
 		pids_limit(j.pids);
+	trace("pids");
 	protect_proc();
+	trace("protect_proc");
 
 	/* stdio: pipes for the workload (so it can reopen /dev/stdout and friends, which a
 	 * port, opened once, would refuse), relayed to and from the ports. */
@@ -858,13 +908,17 @@ int main(void)
 	sigemptyset(&all);
 	sigaddset(&all, SIGCHLD);
 	sfd = signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK);
+	trace("stdio");
 	oom_before = oom_kills();
 	psi_fd = memory_pressure_trigger();
+	trace("psi");
 	pid = spawn(&j, in_fd, out_fd, err_fd);
+	trace("spawn");
 	close(in_fd);
 	close(out_fd); /* the workload holds the pipes' other ends now */
 	close(err_fd);
 	report(VZ_MSG_EXEC, 0, 0, NULL);
+	trace("exec-report");
 
 	for (;;) {
 		struct pollfd pf[6] = {
@@ -912,8 +966,11 @@ int main(void)
 			/* What the workload wrote before it ended; descendants that still hold
 			 * the pipes do not keep the sandbox alive. The VMM passes all of it to
 			 * the host before it reports the end. */
+			trace("exited");
 			relay_finish(&rout);
 			relay_finish(&rerr);
+			trace("drained");
+			trace_dump();
 			report(VZ_MSG_EXIT, reason, value,
 			       reason != VZ_REASON_OUT_OF_MEMORY ? NULL
 			       : thrashed ? "killed by libvz's guest init: the guest ran out of memory "
