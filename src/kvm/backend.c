@@ -666,5 +666,7 @@ const struct vz_backend_ops vz_kvm_backend = {
 	/* The VMM boots the guest, then holds the job until the host's go. */
 	.can_prepare = true,
 	.make_template = kvm_make_template,
+	/* The VMM stops the guest and its file server before it reports the end. */
+	.final_report = true,
 	.destroy = kvm_destroy,
 };

@@ -176,6 +176,8 @@ static void console_tail(struct vz_vmm *v, char *out, size_t len)
 			*q = ' ';
 }
 
+static void freeze(struct vz_vmm *v);
+
 void vz_vm_end(struct vz_vm *vm, enum vz_vm_end why, const char *text)
 {
 	struct vz_vmm *v = (struct vz_vmm *)vm;
@@ -184,6 +186,8 @@ void vz_vm_end(struct vz_vm *vm, enum vz_vm_end why, const char *text)
 	if (__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL))
 		for (;;) /* another vCPU is ending the VM: it calls exit_group */
 			vz_rsys(SYS_pause, 0, 0, 0);
+	if (v->ready)
+		freeze(v);
 	vz_uart_flush(&v->uart);
 	console_tail(v, tail, sizeof(tail));
 	if (!v->ready && why != VZ_VM_END_ERROR)
@@ -260,20 +264,42 @@ static void booted(struct vz_vmm *v)
 /* Stop every vCPU outside KVM_RUN (they wait in vcpu_loop), or resume them. */
 static void pause_vcpus(struct vz_vm *vm, bool pause)
 {
+	int self = 0, tid = (int)vz_r_gettid();
+	uint64_t waited = 0;
+
 	if (!pause) {
 		__atomic_store_n(&vm->pause_req, 0, __ATOMIC_RELEASE);
 		vz_rsys6(SYS_futex, (long)&vm->pause_req, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
 		return;
 	}
 	__atomic_store_n(&vm->pause_req, 1, __ATOMIC_RELEASE);
-	for (int i = 0; i < vm->nvcpus; i++)
-		vz_r_tgkill((int)vz_r_getpid(), vm->vcpus[i].tid, VZ_VCPU_KICK_SIG);
+	for (int i = 0; i < vm->nvcpus; i++) {
+		if (vm->vcpus[i].tid == tid)
+			self = 1; /* a vCPU ending the VM stops the others */
+		else
+			vz_r_tgkill((int)vz_r_getpid(), vm->vcpus[i].tid, VZ_VCPU_KICK_SIG);
+	}
 	for (;;) {
 		int n = __atomic_load_n(&vm->paused, __ATOMIC_ACQUIRE);
-		if (n == vm->nvcpus)
+		/* A vCPU that is itself ending the VM never comes: bounded for that. */
+		if (n >= vm->nvcpus - self || (self && waited >= 200))
 			break;
 		struct timespec ts = { 0, 1000000 };
 		vz_rsys6(SYS_futex, (long)&vm->paused, FUTEX_WAIT, n, (long)&ts, 0, 0);
+		waited++;
+	}
+}
+
+/* Before the final report: no vCPU runs and the file server has answered everything
+ * the guest asked, so once the host has the report nothing of the sandbox runs (no
+ * late write into a bind); the VMM's own exit (the VM's teardown) comes after, off the
+ * caller's path (backend final_report). */
+static void freeze(struct vz_vmm *v)
+{
+	pause_vcpus(&v->vm, true);
+	for (int i = 0; i < 2000 && !vz_fs_idle(&v->fs); i++) {
+		struct timespec ts = { 0, 100000 };
+		vz_rsys(SYS_nanosleep, &ts, 0, 0);
 	}
 }
 
@@ -382,8 +408,10 @@ static void on_msg(struct vz_console *con, uint32_t type, const uint8_t *b, uint
 		msg_text(b, len, text, sizeof(text));
 		if (__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL))
 			break;
-		if (v->ready) /* too late for an error: report it as the sandbox's end */
+		if (v->ready) { /* too late for an error: report it as the sandbox's end */
+			freeze(v);
 			vz_ipc_exit(v->status_fd, VZ_REASON_CRASHED, 0, text);
+		}
 		else
 			vz_ipc_error(v->sync_fd, v1 < 0 && v1 >= VZ_ECHILD ? v1 : VZ_ECHILD, v2, text,
 				     NULL, NULL);
@@ -395,6 +423,7 @@ static void on_msg(struct vz_console *con, uint32_t type, const uint8_t *b, uint
 		vz_console_drain(&v->con);
 		if (__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL))
 			break;
+		freeze(v);
 		vz_uart_flush(&v->uart);
 		vz_ipc_exit(v->status_fd,
 			    v1 == VZ_REASON_EXITED || v1 == VZ_REASON_SIGNALED ||
@@ -746,6 +775,7 @@ static void main_loop(struct vz_vmm *v, int sig_fd)
 		if (r == 0 && ready && v->deadline_ns) {
 			/* Wall time is up: the sandbox ends here, whatever the guest does. */
 			if (!__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL)) {
+				freeze(v);
 				vz_ipc_exit(v->status_fd, VZ_REASON_TIMED_OUT, SIGKILL, "");
 				vz_r_exit_group(0);
 			}

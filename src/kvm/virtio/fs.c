@@ -63,6 +63,7 @@ static void worker(void *arg)
 		if (r > 0)
 			more = __atomic_load_n(&q->avail[1], __ATOMIC_ACQUIRE) != q->last_avail;
 		gen = fs->gen;
+		__atomic_store_n(&th->busy, r > 0, __ATOMIC_RELEASE);
 		vz_spin_unlock(&d->lock);
 		if (r <= 0) {
 			uint64_t x;
@@ -80,6 +81,7 @@ static void worker(void *arg)
 			vz_vq_push(q, e->head, len);
 			vz_virtio_queue_done(d, qi);
 		}
+		__atomic_store_n(&th->busy, 0, __ATOMIC_RELEASE);
 		vz_spin_unlock(&d->lock);
 	}
 }
@@ -99,4 +101,23 @@ int vz_fs_start(struct vz_fs_dev *d)
 			return (int)r;
 	}
 	return 0;
+}
+
+bool vz_fs_idle(struct vz_fs_dev *d)
+{
+	struct vz_virtio_dev *v = &d->vdev;
+	bool idle = true;
+
+	vz_spin_lock(&v->lock);
+	for (unsigned k = 0; k < 1 + VZ_FS_THREADS; k++)
+		if (__atomic_load_n(&d->th[k].busy, __ATOMIC_ACQUIRE))
+			idle = false;
+	for (unsigned q = 0; q < 2; q++) {
+		const struct vz_vq *vq = &v->vq[q];
+		if (vz_virtio_running(v) && vq->ready && !vq->broken &&
+		    __atomic_load_n(&vq->avail[1], __ATOMIC_ACQUIRE) != vq->last_avail)
+			idle = false;
+	}
+	vz_spin_unlock(&v->lock);
+	return idle;
 }

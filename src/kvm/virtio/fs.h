@@ -19,6 +19,7 @@ struct vz_fs_dev;
 struct vz_fs_thread {
 	void *mem; /* stack, then the thread's chain and scratch buffer */
 	volatile int tid;
+	volatile int busy; /* serving a chain */
 	unsigned queue;
 	struct vz_fs_dev *dev;
 };
@@ -37,5 +38,8 @@ int vz_fs_init(struct vz_fs_dev *d, const struct vz_gmem *mem, const struct vz_f
 	       int n, int proc_fd);
 /* Start the threads (after vz_devmgr_attach). Returns 0 or -errno. */
 int vz_fs_start(struct vz_fs_dev *d);
+/* Whether no request is being served or waits in a queue (with the guest stopped: the
+ * file server has done everything the guest asked of it). */
+bool vz_fs_idle(struct vz_fs_dev *d);
 
 #endif
