@@ -565,6 +565,10 @@ static int kvm_start(struct vz_sandbox *sb)
 		vz_log(VZ_LOG_WARN, "vm template %s: %s; removed, booting cold", tmpl.slot_dir,
 		       vz_error_last()->message);
 		vz_tmpl_discard(&tmpl);
+		/* KVM refused a state call: this host cannot restore such a VM (it would save
+		 * and discard a template at every start otherwise). */
+		if (strstr(vz_error_last()->message, VZ_RESTORE_FAILED ": KVM_"))
+			vz_tmpl_mark_unsupported(&tmpl, strstr(vz_error_last()->message, VZ_RESTORE_FAILED));
 		vz_tmpl_release(&tmpl);
 		tmpl_rc = -1;
 		plan->restore = NULL;

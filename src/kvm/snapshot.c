@@ -205,6 +205,8 @@ int vz_vstate_save(struct vz_vm *vm, struct vz_snap_buf *b, char *why, size_t ca
 	xsz = (xsz + 7) & ~7l;
 	if (!s)
 		return fail_call(why, cap, "state buffer", -ENOSPC);
+	if (!nidx) /* no MSRs would be a template that cannot run */
+		return fail_call(why, cap, "KVM_GET_MSR_INDEX_LIST", -E2BIG);
 	if ((r = vz_r_ioctl(vm->vm_fd, KVM_GET_PIT2, &s->pit)) < 0)
 		return fail_call(why, cap, "KVM_GET_PIT2", r);
 	if ((r = vz_r_ioctl(vm->vm_fd, KVM_GET_CLOCK, &s->clock)) < 0)
@@ -268,9 +270,10 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 /* Write guest RAM to @fd at its own offsets, leaving holes where pages were never
  * touched (mincore) or hold only zeros. Returns 0 or -errno. */
-long vz_vstate_save_memory(struct vz_vm *vm, int fd)
+long vz_vstate_save_memory(struct vz_vm *vm, int fd, int pagemap_fd)
 {
 	static unsigned char vec[512]; /* one 2 MiB chunk of 4 KiB pages */
+	static uint64_t pm[512];
 	const uint64_t chunk = 512 * 4096ull;
 	long r = vz_rsys(SYS_ftruncate, fd, vm->ram_size, 0);
 
@@ -279,8 +282,17 @@ long vz_vstate_save_memory(struct vz_vm *vm, int fd)
 	for (uint64_t at = 0; at < vm->ram_size; at += chunk) {
 		uint64_t n = vm->ram_size - at < chunk ? vm->ram_size - at : chunk;
 		uint64_t pages = (n + 4095) / 4096, run = 0, run_len = 0;
-		if (vz_rsys(SYS_mincore, vm->ram + at, n, vec) < 0)
-			memset(vec, 1, sizeof(vec));
+		/* A page that exists: present or swapped out (pagemap bits 63 and 62);
+		 * mincore alone would take a swapped-out page for one never touched. */
+		long got = pagemap_fd >= 0 ? vz_rsys6(SYS_pread64, pagemap_fd, (long)pm, (long)(pages * 8),
+						      (long)(((uintptr_t)(vm->ram + at) / 4096) * 8), 0, 0)
+					   : -1;
+		if (got == (long)(pages * 8)) {
+			for (uint64_t pg = 0; pg < pages; pg++)
+				vec[pg] = (pm[pg] >> 62) & 3 ? 1 : 0;
+		} else if (vz_rsys(SYS_mincore, vm->ram + at, n, vec) < 0 || pagemap_fd >= 0) {
+			memset(vec, 1, sizeof(vec)); /* read them all: zero pages are still holes */
+		}
 		for (uint64_t pg = 0; pg <= pages; pg++) {
 			bool data = pg < pages && (vec[pg] & 1) && !all_zero(vm->ram + at + pg * 4096, 4096);
 			if (data) {
@@ -369,7 +381,9 @@ int vz_vstate_restore(struct vz_vm *vm, const uint8_t *p, size_t len, char *why,
 		if (!sec || sec->len < sizeof(*v))
 			return fail_call(why, cap, "a vCPU section", -EINVAL);
 		v = (const struct vz_snap_vcpu *)(sec + 1);
-		if (sec->len != sizeof(*v) + v->xsave_len + (uint64_t)v->nmsrs * sizeof(struct kvm_msr_entry))
+		if (v->nmsrs > VZ_SNAP_MAX_MSRS || v->xsave_len < sizeof(struct kvm_xsave) ||
+		    v->xsave_len > (1u << 20) ||
+		    sec->len != sizeof(*v) + v->xsave_len + (uint64_t)v->nmsrs * sizeof(struct kvm_msr_entry))
 			return fail_call(why, cap, "a vCPU section", -EINVAL);
 		xsave = (const uint8_t *)(v + 1);
 		if ((r = vz_r_ioctl(fd, KVM_SET_MP_STATE, &v->mp)) < 0)

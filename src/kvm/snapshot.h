@@ -72,7 +72,7 @@ struct vz_snap_vm {
 	struct kvm_irqchip chip[3]; /* PIC master, PIC slave, IOAPIC */
 };
 
-#define VZ_SNAP_MAX_MSRS 256
+#define VZ_SNAP_MAX_MSRS 512
 struct vz_snap_vcpu {
 	uint32_t id, xsave_len, nmsrs, pad;
 	struct kvm_mp_state mp;
@@ -150,8 +150,10 @@ const void *vz_snap_find(const uint8_t *p, size_t len, uint32_t tag, uint32_t nt
 /* Append the VM's and every vCPU's KVM state (all vCPUs stopped). Returns 0, or -1 with
  * @why naming the call that failed (kvm_pvm, for one, may refuse some). */
 int vz_vstate_save(struct vz_vm *vm, struct vz_snap_buf *b, char *why, size_t cap);
-/* Write guest RAM to @fd, sparse. Returns 0 or -errno. */
-long vz_vstate_save_memory(struct vz_vm *vm, int fd);
+/* Write guest RAM to @fd, sparse: pages never touched and pages of zeros are holes.
+ * @pagemap_fd (/proc/self/pagemap, or -1) tells swapped-out pages from untouched ones;
+ * without it every page is read. Returns 0 or -errno. */
+long vz_vstate_save_memory(struct vz_vm *vm, int fd, int pagemap_fd);
 /* Set the VM's and every vCPU's KVM state from a checked payload (vCPUs created, none
  * run yet). Returns 0, or -1 with @why. */
 int vz_vstate_restore(struct vz_vm *vm, const uint8_t *p, size_t len, char *why, size_t cap);

@@ -301,11 +301,20 @@ static int try_restore(struct vz_tmpl *t, uint32_t ndev)
 			 strerror(errno));
 		goto refused;
 	}
+	/* A private copy, checked and then used: the file itself could change between
+	 * the check and the VMM's use (a shared page of a MAP_PRIVATE mapping would). */
 	t->map_len = (size_t)sst.st_size;
-	t->map = mmap(NULL, t->map_len, PROT_READ, MAP_PRIVATE, sfd, 0);
+	t->map = sst.st_size <= VZ_SNAP_PAYLOAD_OFF + VZ_SNAP_PAYLOAD_MAX
+			 ? mmap(NULL, t->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+			 : MAP_FAILED;
 	if (t->map == MAP_FAILED) {
 		t->map = NULL;
-		snprintf(why, sizeof(why), "its state file cannot be mapped (%s)", strerror(errno));
+		snprintf(why, sizeof(why), "its state file is %lld bytes, more than a state holds",
+			 (long long)sst.st_size);
+		goto refused;
+	}
+	if (pread(sfd, t->map, t->map_len, 0) != (ssize_t)t->map_len) {
+		snprintf(why, sizeof(why), "its state file cannot be read (%s)", errno ? strerror(errno) : "short");
 		goto refused;
 	}
 	if (vz_tmpl_check(t->map, t->map_len, &t->key, &mst, ndev, why, sizeof(why)) < 0)
@@ -428,8 +437,9 @@ no:
 	return -1;
 }
 
-/* Record that this host cannot save such a VM, so later starts do not try again. */
-static void mark_unsupported(struct vz_tmpl *t, const char *why)
+/* Record that this host cannot save (or restore) such a VM, so later starts do not try
+ * again. */
+void vz_tmpl_mark_unsupported(struct vz_tmpl *t, const char *why)
 {
 	vz_autofree char *mark = vz_asprintf("%s.unsupported", t->slot_dir);
 	vz_autofree char *tmp = vz_asprintf("%s/.%s.unsupported.%d", t->root, t->slot, (int)getpid());
@@ -465,7 +475,7 @@ int vz_tmpl_publish(struct vz_tmpl *t, uint32_t ndev)
 		size_t n = (size_t)got - VZ_SNAP_PAYLOAD_OFF - 8;
 		snprintf(why, sizeof(why), "%.*s", (int)(n < sizeof(why) ? n : sizeof(why) - 1),
 			 (const char *)buf + VZ_SNAP_PAYLOAD_OFF + 8);
-		mark_unsupported(t, why);
+		vz_tmpl_mark_unsupported(t, why);
 		vz_log(VZ_LOG_WARN, "vm templates: this host's KVM (%s) cannot save a VM: %s; such VMs "
 		       "boot cold (remove %s.unsupported to try again)",
 		       vz_kvm_host_name((enum vz_kvm_host)t->key.host), why, t->slot_dir);
@@ -491,12 +501,17 @@ int vz_tmpl_publish(struct vz_tmpl *t, uint32_t ndev)
 	h.hdr_sum = hdr_sum(&h);
 	if (pwrite(t->save_state_fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
 		return vz_err_sys(VZ_ERROR, "vm template: write %s/state", t->tmp_dir);
-	if (t->replace && renameat2(AT_FDCWD, t->tmp_dir, AT_FDCWD, t->slot_dir, RENAME_EXCHANGE) == 0) {
-		rm_template_dir(t->tmp_dir); /* now the refused one */
+	/* This process holds the slot's lock: whatever is in the slot (a refused template,
+	 * a partial one) goes; atomically where the file system can exchange. */
+	if (renameat2(AT_FDCWD, t->tmp_dir, AT_FDCWD, t->slot_dir, RENAME_EXCHANGE) == 0) {
+		rm_template_dir(t->tmp_dir); /* now the old one */
 	} else if (rename(t->tmp_dir, t->slot_dir) < 0) {
-		if (errno != EEXIST && errno != ENOTEMPTY)
+		vz_autofree char *old = vz_asprintf("%s/.tmp-%s-%d-old%u", t->root, t->slot, (int)getpid(),
+						    __atomic_fetch_add(&g_tmp_seq, 1, __ATOMIC_RELAXED));
+		if ((errno != EEXIST && errno != ENOTEMPTY) || !old || rename(t->slot_dir, old) < 0 ||
+		    rename(t->tmp_dir, t->slot_dir) < 0)
 			return vz_err_sys(VZ_ERROR, "vm template: publish %s", t->slot_dir);
-		rm_template_dir(t->tmp_dir); /* another one was published meanwhile */
+		rm_template_dir(old);
 	}
 	free(t->tmp_dir);
 	t->tmp_dir = NULL;

@@ -75,6 +75,10 @@ int vz_tmpl_open(struct vz_tmpl *t, const vz_config *cfg, const struct vz_kvm_pl
  * -1 otherwise (the error recorded, naming why). */
 int vz_tmpl_publish(struct vz_tmpl *t, uint32_t ndev);
 
+/* Record in SLOT.unsupported that this host's KVM cannot save or restore such a VM
+ * (@why), so later starts boot cold without trying. */
+void vz_tmpl_mark_unsupported(struct vz_tmpl *t, const char *why);
+
 /* Remove the published template that @t restored from (it failed). */
 void vz_tmpl_discard(struct vz_tmpl *t);
 

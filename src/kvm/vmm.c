@@ -51,6 +51,7 @@ struct vz_vmm {
 
 static struct vz_vmm *g_vmm; /* this process's only VMM (the child is single-purpose) */
 static int g_proc_fd = -1;   /* /proc/self/fd, kept from before vz_vmm_isolate() */
+static int g_pagemap_fd = -1; /* /proc/self/pagemap, the same, when saving a template */
 
 static long write_str(const char *path, const char *s)
 {
@@ -112,6 +113,9 @@ int vz_vmm_isolate(void)
 	if (r < 0)
 		return (int)r;
 	g_proc_fd = (int)r;
+	/* For a template's memory file: which guest pages exist, swapped out or not. */
+	r = vz_r_open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	g_pagemap_fd = r >= 0 ? (int)r : -1;
 	/* A mount namespace of our own; an unprivileged VMM gets one inside a user
 	 * namespace that keeps its identity. */
 	r = vz_rsys(SYS_unshare, CLONE_NEWNS, 0, 0);
@@ -183,9 +187,18 @@ void vz_vm_end(struct vz_vm *vm, enum vz_vm_end why, const char *text)
 	struct vz_vmm *v = (struct vz_vmm *)vm;
 	char tail[320], msg[sizeof(((struct vz_ipc_msg *)0)->text)] = "";
 
-	if (__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL))
-		for (;;) /* another vCPU is ending the VM: it calls exit_group */
+	if (__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL)) {
+		/* Another thread is ending the VM and calls exit_group. A vCPU waits here as
+		 * a paused one, so the ender's freeze does not wait for it. */
+		int tid = (int)vz_r_gettid();
+		for (int i = 0; i < vm->nvcpus; i++)
+			if (vm->vcpus[i].tid == tid) {
+				__atomic_add_fetch(&vm->paused, 1, __ATOMIC_ACQ_REL);
+				vz_rsys6(SYS_futex, (long)&vm->paused, FUTEX_WAKE, 1, 0, 0, 0);
+			}
+		for (;;)
 			vz_rsys(SYS_pause, 0, 0, 0);
+	}
 	if (v->ready)
 		freeze(v);
 	vz_uart_flush(&v->uart);
@@ -261,75 +274,85 @@ static void booted(struct vz_vmm *v)
 	}
 }
 
-/* Stop every vCPU outside KVM_RUN (they wait in vcpu_loop), or resume them. */
-static void pause_vcpus(struct vz_vm *vm, bool pause)
+/* Stop every vCPU outside KVM_RUN (they wait in vcpu_loop), or resume them. Returns
+ * whether all stopped within a second: a vCPU thread blocked outside KVM_RUN (in a
+ * device's blocking write, say) cannot be kicked. A vCPU calling this stops the others
+ * (it is ending the VM). */
+static bool pause_vcpus(struct vz_vm *vm, bool pause)
 {
 	int self = 0, tid = (int)vz_r_gettid();
-	uint64_t waited = 0;
 
 	if (!pause) {
 		__atomic_store_n(&vm->pause_req, 0, __ATOMIC_RELEASE);
 		vz_rsys6(SYS_futex, (long)&vm->pause_req, FUTEX_WAKE, 0x7fffffff, 0, 0, 0);
-		return;
+		return true;
 	}
 	__atomic_store_n(&vm->pause_req, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < vm->nvcpus; i++) {
 		if (vm->vcpus[i].tid == tid)
-			self = 1; /* a vCPU ending the VM stops the others */
+			self = 1;
 		else
 			vz_r_tgkill((int)vz_r_getpid(), vm->vcpus[i].tid, VZ_VCPU_KICK_SIG);
 	}
-	for (;;) {
+	for (int waited = 0; waited < 1000; waited++) {
 		int n = __atomic_load_n(&vm->paused, __ATOMIC_ACQUIRE);
-		/* A vCPU that is itself ending the VM never comes: bounded for that. */
-		if (n >= vm->nvcpus - self || (self && waited >= 200))
-			break;
+		if (n >= vm->nvcpus - self)
+			return true;
 		struct timespec ts = { 0, 1000000 };
 		vz_rsys6(SYS_futex, (long)&vm->paused, FUTEX_WAIT, n, (long)&ts, 0, 0);
-		waited++;
 	}
+	return false;
 }
 
 /* Before the final report: no vCPU runs and the file server has answered everything
  * the guest asked, so once the host has the report nothing of the sandbox runs (no
  * late write into a bind); the VMM's own exit (the VM's teardown) comes after, off the
- * caller's path (backend final_report). */
+ * caller's path (backend final_report). Bounded (a second for the vCPUs, two for the
+ * file server): a VMM that cannot stop its guest reports anyway, then exits. */
 static void freeze(struct vz_vmm *v)
 {
 	pause_vcpus(&v->vm, true);
-	for (int i = 0; i < 2000 && !vz_fs_idle(&v->fs); i++) {
+	for (int i = 0; i < 20000 && !vz_fs_idle(&v->fs); i++) {
 		struct timespec ts = { 0, 100000 };
 		vz_rsys(SYS_nanosleep, &ts, 0, 0);
 	}
 }
 
+/* The files the host opened for the template: closed once written (or not), before the
+ * guest runs on, so nothing the guest might make the VMM do can reach them again. */
+static void close_template_files(struct vz_vmm *v)
+{
+	vz_r_close(v->plan->snap_state_fd);
+	vz_r_close(v->plan->snap_mem_fd);
+}
+
 /* Write the template (snapshot.h): the VM stopped, its state and memory into the files
- * the host opened; the host checks and publishes them. What cannot be saved (a state
- * call this KVM refuses) is written instead of the state, for the host to report. */
+ * the host opened; the host checks and publishes them. When KVM refuses a state call,
+ * the reason is written instead of the state, and the host marks such VMs as not
+ * savable on this host; any other failure (a full disk) leaves the files empty. */
 static void save_template(struct vz_vmm *v)
 {
 	const struct vz_kvm_plan *p = v->plan;
 	struct vz_snap_buf b = { .cap = VZ_SNAP_PAYLOAD_MAX };
 	char why[200] = "";
-	int ndev = 0;
+	bool kvm_refused = false;
 	long r = 0;
 
 	b.p = vz_r_mmap(NULL, b.cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vz_r_mmap_failed(b.p)) {
 		b.p = NULL;
-		vz_strlcat(why, "no memory for the state", sizeof(why));
 		goto failed;
 	}
-	pause_vcpus(&v->vm, true);
+	if (!pause_vcpus(&v->vm, true))
+		goto resume_failed;
 	if (vz_vstate_save(&v->vm, &b, why, sizeof(why)) < 0) {
-		pause_vcpus(&v->vm, false);
-		goto failed;
+		kvm_refused = true;
+		goto resume_failed;
 	}
 	for (int i = 0; i < p->devtab.n; i++) {
 		struct vz_snap_virtio *sv = vz_snap_append(&b, VZ_SNAP_VIRTIO, sizeof(*sv));
 		if (sv)
 			vz_virtio_save(p->devtab.slot[i].type == VZ_DEV_CONSOLE ? &v->con.vdev : &v->fs.vdev, sv);
-		ndev++;
 	}
 	struct vz_snap_console *sc = vz_snap_append(&b, VZ_SNAP_CONSOLE, sizeof(*sc));
 	struct vz_snap_uart *su = vz_snap_append(&b, VZ_SNAP_UART, sizeof(*su));
@@ -337,44 +360,44 @@ static void save_template(struct vz_vmm *v)
 		vz_console_save(&v->con, sc);
 	if (su)
 		vz_uart_save(&v->uart, su);
-	if (!sc || !su || !vz_snap_append(&b, VZ_SNAP_END, 0)) {
-		pause_vcpus(&v->vm, false);
-		vz_strlcat(why, "the state is larger than its buffer", sizeof(why));
-		goto failed;
-	}
-	r = vz_vstate_save_memory(&v->vm, p->snap_mem_fd);
-	pause_vcpus(&v->vm, false);
-	if (r < 0) {
-		vz_strlcat(why, "cannot write the memory file", sizeof(why));
-		goto failed;
-	}
-	for (size_t done = 0; done < b.len;) {
+	if (!sc || !su || !vz_snap_append(&b, VZ_SNAP_END, 0))
+		goto resume_failed;
+	r = vz_vstate_save_memory(&v->vm, p->snap_mem_fd, g_pagemap_fd);
+	for (size_t done = 0; r >= 0 && done < b.len;) {
 		r = vz_rsys6(SYS_pwrite64, p->snap_state_fd, (long)(b.p + done), (long)(b.len - done),
 			     (long)(VZ_SNAP_PAYLOAD_OFF + done), 0, 0);
 		if (r == -EINTR)
-			continue;
-		if (r <= 0) {
-			vz_strlcat(why, "cannot write the state file", sizeof(why));
-			goto failed;
-		}
-		done += (size_t)r;
+			r = 0;
+		else if (r == 0)
+			r = -EIO;
+		else if (r > 0)
+			done += (size_t)r;
 	}
+	if (r < 0)
+		goto resume_failed;
 	vz_rsys(SYS_ftruncate, p->snap_state_fd, VZ_SNAP_PAYLOAD_OFF + b.len, 0);
+	close_template_files(v);
+	pause_vcpus(&v->vm, false);
 	vz_r_munmap(b.p, b.cap);
 	return;
-failed:
-	(void)ndev;
-	if (b.p)
-		vz_r_munmap(b.p, b.cap);
+resume_failed:
 	vz_rsys(SYS_ftruncate, p->snap_mem_fd, 0, 0);
 	vz_rsys(SYS_ftruncate, p->snap_state_fd, 0, 0);
-	{
+	if (kvm_refused) {
 		char rec[8 + sizeof(why)];
 		size_t n = strlen(why);
 		memcpy(rec, VZ_SNAP_FAIL_MAGIC, 8);
 		memcpy(rec + 8, why, n);
 		vz_rsys6(SYS_pwrite64, p->snap_state_fd, (long)rec, (long)(8 + n), VZ_SNAP_PAYLOAD_OFF, 0, 0);
 	}
+	close_template_files(v);
+	pause_vcpus(&v->vm, false);
+	vz_r_munmap(b.p, b.cap);
+	return;
+failed:
+	vz_rsys(SYS_ftruncate, p->snap_mem_fd, 0, 0);
+	vz_rsys(SYS_ftruncate, p->snap_state_fd, 0, 0);
+	close_template_files(v);
 }
 
 /* Control messages from the guest init (main thread). */
@@ -746,7 +769,10 @@ static int poll_timeout(uint64_t deadline_ns)
 	if (!deadline_ns || vz_rsys(SYS_clock_gettime, CLOCK_MONOTONIC, &ts, 0) < 0)
 		return -1;
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	return deadline_ns > now ? (int)((deadline_ns - now + 999999) / 1000000) : 0;
+	if (deadline_ns <= now)
+		return 0;
+	return (deadline_ns - now) / 1000000 >= 0x7fffffff ? 0x7fffffff
+							   : (int)((deadline_ns - now + 999999) / 1000000);
 }
 
 /* Signals are held back until the guest init runs the workload: before, there is no
