@@ -993,8 +993,10 @@ static int count_templates(const char *dir, char *slot_out)
 		snprintf(st, sizeof(st), "%s/%s/state", dir, line);
 		if (access(st, F_OK) == 0) {
 			n++;
-			if (slot_out)
-				snprintf(slot_out, 17, "%s", line);
+			if (slot_out) {
+				memcpy(slot_out, line, 16); /* 16 characters, checked above */
+				slot_out[16] = '\0';
+			}
 		}
 	}
 	pclose(f);
