@@ -58,7 +58,7 @@ static void wait_readable(int fd, struct vz_sandbox *sb, int pidfd)
 				pthread_mutex_unlock(&sb->lock);
 				continue;
 			}
-			ms = (int)((sb->deadline_ns - now + 999999) / 1000000);
+			ms = vz_poll_ms(sb->deadline_ns, now);
 		}
 		if (poll(&pfd, 1, ms) != 0)
 			return; /* readable, hung up, or an error the read will report */

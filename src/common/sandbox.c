@@ -444,10 +444,7 @@ int vz_sandbox_wait(vz_sandbox *sb, int timeout_ms, vz_result *result)
 		pthread_mutex_unlock(&sb->lock);
 		if (sb->deadline_ns && !sb->timed_out && (!stop || sb->deadline_ns < stop))
 			stop = sb->deadline_ns;
-		if (!stop)
-			ms = -1;
-		else
-			ms = stop > now ? (int)((stop - now + 999999) / 1000000) : 0;
+		ms = vz_poll_ms(stop, now);
 		n = poll(pfd, (nfds_t)nfds, ms);
 		if (n < 0 && errno != EINTR)
 			return vz_err_sys(VZ_ERROR, "vz_sandbox_wait: poll");

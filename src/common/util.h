@@ -59,6 +59,18 @@ static inline uint64_t vz_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* A poll timeout: milliseconds from @now until @deadline_ns (rounded up, 0 once passed,
+ * at most INT_MAX), or -1 for no deadline (0). */
+static inline int vz_poll_ms(uint64_t deadline_ns, uint64_t now)
+{
+	if (!deadline_ns)
+		return -1;
+	if (deadline_ns <= now)
+		return 0;
+	return (deadline_ns - now) / 1000000 >= 0x7fffffff ? 0x7fffffff
+							   : (int)((deadline_ns - now + 999999) / 1000000);
+}
+
 /* read()/write() the whole buffer, retrying on EINTR and short transfers.
  * Return the bytes transferred (short only at EOF) or -1 with errno. */
 ssize_t vz_read_full(int fd, void *buf, size_t len);

@@ -36,15 +36,6 @@ static void reap(struct init_state *st)
 	}
 }
 
-static int poll_timeout(uint64_t deadline_ns)
-{
-	uint64_t now;
-	if (!deadline_ns)
-		return -1;
-	now = vz_now_ns();
-	return deadline_ns > now ? (int)((deadline_ns - now + 999999) / 1000000) : 0;
-}
-
 /* Report the end and leave. Every other process of the namespace is killed and reaped
  * first, so that once the caller has the result nothing of the workload runs any more
  * (a background child cannot write to a bind after wait() returned); the slow part of
@@ -67,7 +58,7 @@ __attribute__((noreturn)) static void supervise(uint64_t deadline_ns,
 				 { .fd = ch->status_fd, .events = POLLIN } };
 	for (;;) {
 		struct signalfd_siginfo si;
-		int n = poll(pfd, 2, poll_timeout(deadline_ns));
+		int n = poll(pfd, 2, vz_poll_ms(deadline_ns, vz_now_ns()));
 
 		if (n < 0 && errno != EINTR)
 			finish(ch, VZ_REASON_CRASHED, SIGABRT);

@@ -636,8 +636,8 @@ static int kvm_make_template(struct vz_sandbox *sb)
 		return vz_err_set(VZ_EINVAL, 0, "vz_sandbox_make_template: the configuration asks for "
 				  "cold starts (VZ_VM_START_COLD)");
 	if ((rc = plan_vm(sb, plan, &cpuid)) == VZ_OK) {
-		/* Only a look: a lock held by another maker is waited for below. */
-		found = vz_tmpl_open(&tmpl, sb->cfg, plan, &priv->kimg, priv->kmod_dir, &priv->kmods, false);
+		/* Only a look: making it takes the lock, in the sandbox below. */
+		found = vz_tmpl_find(&tmpl, sb->cfg, plan, &priv->kimg, priv->kmod_dir, &priv->kmods);
 		vz_tmpl_release(&tmpl);
 	}
 	vz_close(&plan->kvm_fd);

@@ -371,23 +371,29 @@ static void sweep_tmp(struct vz_tmpl *t)
 	closedir(d);
 }
 
+int vz_tmpl_find(struct vz_tmpl *t, const vz_config *cfg, const struct vz_kvm_plan *plan,
+		 const struct vz_kimg *kimg, const char *kmod_dir, const struct vz_kmods *kmods)
+{
+	uint64_t slot;
+
+	init_tmpl(t);
+	vz_tmpl_key(&t->key, &slot, plan, kimg, kmod_dir, kmods);
+	snprintf(t->slot, sizeof(t->slot), "%016llx", (unsigned long long)slot);
+	if (vz_tmpl_root(cfg, &t->root) || !(t->slot_dir = vz_asprintf("%s/%s", t->root, t->slot)) ||
+	    !root_ok(t->root, true))
+		return -2;
+	return try_restore(t, (uint32_t)plan->devtab.n);
+}
+
 int vz_tmpl_open(struct vz_tmpl *t, const vz_config *cfg, const struct vz_kvm_plan *plan,
 		 const struct vz_kimg *kimg, const char *kmod_dir, const struct vz_kmods *kmods,
 		 bool force_save)
 {
 	uint32_t ndev = (uint32_t)plan->devtab.n;
-	uint64_t slot;
-	int r;
+	int r = vz_tmpl_find(t, cfg, plan, kimg, kmod_dir, kmods);
 
-	init_tmpl(t);
-	vz_tmpl_key(&t->key, &slot, plan, kimg, kmod_dir, kmods);
-	snprintf(t->slot, sizeof(t->slot), "%016llx", (unsigned long long)slot);
-	if (vz_tmpl_root(cfg, &t->root) || !(t->slot_dir = vz_asprintf("%s/%s", t->root, t->slot)))
-		return -1;
-	if (!root_ok(t->root, true))
-		return -1;
-	if ((r = try_restore(t, ndev)) == 1)
-		return 1;
+	if (r == 1 || r == -2)
+		return r == 1 ? 1 : -1;
 	t->replace = r < 0;
 	{
 		vz_autofree char *mark = vz_asprintf("%s.unsupported", t->slot_dir);
@@ -435,6 +441,18 @@ no:
 	vz_tmpl_release(t);
 	init_tmpl(t);
 	return -1;
+}
+
+/* Rename what holds the slot out of the way (so no other start maps it meanwhile) and
+ * remove it. Returns 0, or -1 with errno when it could not be moved. */
+static int move_aside(struct vz_tmpl *t)
+{
+	vz_autofree char *old = vz_asprintf("%s/.tmp-%s-%d-old%u", t->root, t->slot, (int)getpid(),
+					    __atomic_fetch_add(&g_tmp_seq, 1, __ATOMIC_RELAXED));
+	if (!old || rename(t->slot_dir, old) < 0)
+		return -1;
+	rm_template_dir(old);
+	return 0;
 }
 
 /* Record that this host cannot save (or restore) such a VM, so later starts do not try
@@ -505,13 +523,10 @@ int vz_tmpl_publish(struct vz_tmpl *t, uint32_t ndev)
 	 * a partial one) goes; atomically where the file system can exchange. */
 	if (renameat2(AT_FDCWD, t->tmp_dir, AT_FDCWD, t->slot_dir, RENAME_EXCHANGE) == 0) {
 		rm_template_dir(t->tmp_dir); /* now the old one */
-	} else if (rename(t->tmp_dir, t->slot_dir) < 0) {
-		vz_autofree char *old = vz_asprintf("%s/.tmp-%s-%d-old%u", t->root, t->slot, (int)getpid(),
-						    __atomic_fetch_add(&g_tmp_seq, 1, __ATOMIC_RELAXED));
-		if ((errno != EEXIST && errno != ENOTEMPTY) || !old || rename(t->slot_dir, old) < 0 ||
-		    rename(t->tmp_dir, t->slot_dir) < 0)
-			return vz_err_sys(VZ_ERROR, "vm template: publish %s", t->slot_dir);
-		rm_template_dir(old);
+	} else if (rename(t->tmp_dir, t->slot_dir) < 0 &&
+		   ((errno != EEXIST && errno != ENOTEMPTY) || move_aside(t) < 0 ||
+		    rename(t->tmp_dir, t->slot_dir) < 0)) {
+		return vz_err_sys(VZ_ERROR, "vm template: publish %s", t->slot_dir);
 	}
 	free(t->tmp_dir);
 	t->tmp_dir = NULL;
@@ -521,11 +536,7 @@ int vz_tmpl_publish(struct vz_tmpl *t, uint32_t ndev)
 
 void vz_tmpl_discard(struct vz_tmpl *t)
 {
-	vz_autofree char *old = vz_asprintf("%s/.tmp-%s-%d-old%u", t->root, t->slot, (int)getpid(),
-					    __atomic_fetch_add(&g_tmp_seq, 1, __ATOMIC_RELAXED));
-	/* Renamed away first, so no other start maps it meanwhile. */
-	if (old && rename(t->slot_dir, old) == 0)
-		rm_template_dir(old);
+	move_aside(t);
 }
 
 void vz_tmpl_release(struct vz_tmpl *t)

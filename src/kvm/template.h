@@ -61,6 +61,12 @@ void vz_tmpl_key(struct vz_snap_key *k, uint64_t *slot, const struct vz_kvm_plan
 int vz_tmpl_check(const uint8_t *state, size_t len, const struct vz_snap_key *want,
 		  const struct stat *mem, uint32_t ndev, char *why, size_t cap);
 
+/* Only look: key @t and check the published template for @plan. Returns 1 when it can
+ * be restored (t->map, t->mem_fd set), 0 when there is none, -1 when one is refused
+ * (logged), -2 when the directory cannot hold templates. No lock, nothing written. */
+int vz_tmpl_find(struct vz_tmpl *t, const vz_config *cfg, const struct vz_kvm_plan *plan,
+		 const struct vz_kimg *kimg, const char *kmod_dir, const struct vz_kmods *kmods);
+
 /* At a start: find the template for @plan. Returns 1 when one was found and checked
  * (t->map and t->mem_fd set: restore), 0 when this start should save one (t's save
  * fds set: boot cold and save), -1 to boot cold without saving (another process is

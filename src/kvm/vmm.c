@@ -25,6 +25,7 @@
 #include <vz/sandbox.h>
 
 #include "common/ipc.h"
+#include "common/util.h"
 #include "kvm/guest/abi.h"
 #include "kvm/snapshot.h"
 #include "kvm/template.h"
@@ -326,6 +327,12 @@ static void close_template_files(struct vz_vmm *v)
 	vz_r_close(v->plan->snap_mem_fd);
 }
 
+/* The virtio transport of the device in table slot @i. */
+static struct vz_virtio_dev *slot_dev(struct vz_vmm *v, int i)
+{
+	return v->plan->devtab.slot[i].type == VZ_DEV_CONSOLE ? &v->con.vdev : &v->fs.vdev;
+}
+
 /* Write the template (snapshot.h): the VM stopped, its state and memory into the files
  * the host opened; the host checks and publishes them. When KVM refuses a state call,
  * the reason is written instead of the state, and the host marks such VMs as not
@@ -352,7 +359,7 @@ static void save_template(struct vz_vmm *v)
 	for (int i = 0; i < p->devtab.n; i++) {
 		struct vz_snap_virtio *sv = vz_snap_append(&b, VZ_SNAP_VIRTIO, sizeof(*sv));
 		if (sv)
-			vz_virtio_save(p->devtab.slot[i].type == VZ_DEV_CONSOLE ? &v->con.vdev : &v->fs.vdev, sv);
+			vz_virtio_save(slot_dev(v, i), sv);
 	}
 	struct vz_snap_console *sc = vz_snap_append(&b, VZ_SNAP_CONSOLE, sizeof(*sc));
 	struct vz_snap_uart *su = vz_snap_append(&b, VZ_SNAP_UART, sizeof(*su));
@@ -760,21 +767,6 @@ static int create_devices(struct vz_vmm *v)
 
 /* ---- the main thread: the console's control side and stdin, signals, lifeline ---- */
 
-/* Milliseconds until @deadline_ns (CLOCK_MONOTONIC), for poll: -1 without one. */
-static int poll_timeout(uint64_t deadline_ns)
-{
-	struct timespec ts;
-	uint64_t now;
-
-	if (!deadline_ns || vz_rsys(SYS_clock_gettime, CLOCK_MONOTONIC, &ts, 0) < 0)
-		return -1;
-	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	if (deadline_ns <= now)
-		return 0;
-	return (deadline_ns - now) / 1000000 >= 0x7fffffff ? 0x7fffffff
-							   : (int)((deadline_ns - now + 999999) / 1000000);
-}
-
 /* Signals are held back until the guest init runs the workload: before, there is no
  * process to deliver them to. */
 static void main_loop(struct vz_vmm *v, int sig_fd)
@@ -797,7 +789,7 @@ static void main_loop(struct vz_vmm *v, int sig_fd)
 			}
 		n = vz_console_pollfds(&v->con, pf + 2);
 		/* Until the workload runs, vz_sandbox_start() waits and watches the limit. */
-		int r = poll(pf, (nfds_t)(2 + n), poll_timeout(ready ? v->deadline_ns : 0));
+		int r = poll(pf, (nfds_t)(2 + n), vz_poll_ms(ready ? v->deadline_ns : 0, vz_now_ns()));
 		if (r == 0 && ready && v->deadline_ns) {
 			/* Wall time is up: the sandbox ends here, whatever the guest does. */
 			if (!__atomic_exchange_n(&v->ending, 1, __ATOMIC_ACQ_REL)) {
@@ -863,8 +855,7 @@ static int restore(struct vz_vmm *v)
 
 	for (int i = 0; i < p->devtab.n; i++) {
 		const struct vz_snap_virtio *sv = vz_snap_find(b, len, VZ_SNAP_VIRTIO, (uint32_t)i, sizeof(*sv));
-		struct vz_virtio_dev *d = p->devtab.slot[i].type == VZ_DEV_CONSOLE ? &v->con.vdev : &v->fs.vdev;
-		if (!sv || vz_virtio_restore(d, sv) < 0)
+		if (!sv || vz_virtio_restore(slot_dev(v, i), sv) < 0)
 			return fail(v, -EINVAL, VZ_RESTORE_FAILED ": a device's state does not fit");
 	}
 	if (!sc || !su || vz_console_restore(&v->con, sc) < 0)
